@@ -1,0 +1,37 @@
+/**
+ * Every limit mosaicd enforces, in one place. Each has a flag or config key
+ * (see src/config) and a line in docs/operations.md.
+ */
+
+/** Longest request line, newline excluded. Longer lines are answered with an error and skipped. */
+export const MAX_LINE_BYTES = 4096;
+
+/** Largest JSON metadata in a framed request (wire.md §5). */
+export const MAX_FRAME_JSON_BYTES = 10 * 1024 * 1024;
+
+/** Largest image payload in a framed request. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
+/** Largest decoded image accepted for inference (width × height); stops decompression bombs. */
+export const MAX_INPUT_PIXELS = 40_000_000;
+
+/** Highest zoom rendered unless `--max-zoom` says otherwise. */
+export const DEFAULT_MAX_ZOOM = 20;
+
+/** Hard ceiling for `--max-zoom`: 2^z must stay an exact integer in tile maths. */
+export const MAX_SUPPORTED_ZOOM = 30;
+
+/** Notices kept for an absent completion listener before new tile requests are refused as busy. */
+export const MAX_PENDING_NOTICES = 1_000_000;
+
+/** Simultaneous client connections on the request port. */
+export const MAX_CONNECTIONS = 1024;
+
+/** A connection that sends nothing for this long is closed (slow-loris guard), ms. */
+export const IDLE_TIMEOUT_MS = 120_000;
+
+/** A single render job past this is failed and its worker replaced, ms. */
+export const RENDER_TIMEOUT_MS = 60_000;
+
+/** A single inference job past this is failed and its worker replaced, ms. */
+export const INFERENCE_TIMEOUT_MS = 60_000;

@@ -1,0 +1,266 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat as fsStat } from 'node:fs/promises';
+import path from 'node:path';
+import { BadTileError, ConfigError } from '../errors.js';
+import { MAX_SUPPORTED_ZOOM } from '../limits.js';
+import type { TileCoord } from '../tile/tile-coord.js';
+
+/**
+ * Where tile files live (wire.md §3).
+ *
+ * - `flat` (default, the old layout): `<dir>/Z_X_Y.png`
+ * - `zxy`: `<dir>/Z/X/Y.png`
+ */
+export type TileLayout = 'flat' | 'zxy';
+
+export interface TileStoreOptions {
+  /** Tile directory; created (recursively) on the first write when missing. */
+  dir: string;
+  /** @default 'flat' */
+  layout?: TileLayout;
+  /**
+   * fsync each temporary file before the rename, so a power cut cannot leave
+   * an empty tile behind. Costs one disk flush per tile.
+   * @default false
+   */
+  fsync?: boolean;
+}
+
+/**
+ * Temporary files are named `.<final name>.mosaicd-<pid>-<counter>-<random>.tmp`
+ * beside their final file. Only this module writes that pattern, so
+ * `cleanTemporaryFiles()` can tell our crash leftovers from a user's files.
+ * pid + counter keep names unique inside one process (even for concurrent
+ * writes of one tile); pid + random keep them unique across processes.
+ */
+const TEMP_NAME = /^\.(?:\d{1,2}_\d{1,10}_\d{1,10}|\d{1,10})\.png\.mosaicd-(\d{1,10})-\d+-[0-9a-f]{8}\.tmp$/;
+const DIGITS = /^\d{1,10}$/;
+/** Tiles of one writeMany written at the same time (bounds open file descriptors). */
+const WRITE_CONCURRENCY = 16;
+
+let tempCounter = 0;
+
+/**
+ * Tile files on disk, written atomically: a reader sees either no file, the
+ * previous complete file, or the new complete file, never a partial one. Each
+ * write goes to a temporary file in the same folder (same file system, so the
+ * rename is atomic) and is then renamed over the final name. Of several
+ * concurrent writes of one tile the last rename wins, and every one of them is
+ * a whole PNG.
+ */
+export class TileStore {
+  readonly #dir: string;
+  readonly #layout: TileLayout;
+  readonly #fsync: boolean;
+  /** Temporary files this process is writing right now (full paths); cleanTemporaryFiles leaves them alone. */
+  readonly #inFlight = new Set<string>();
+
+  constructor(options: TileStoreOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new ConfigError(`TileStore options must be an object, received ${String(options)}`);
+    }
+    const { dir, layout = 'flat', fsync = false } = options;
+    if (typeof dir !== 'string' || dir.length === 0) {
+      throw new ConfigError(`TileStore option "dir" must be a non-empty path, received ${JSON.stringify(dir)}`);
+    }
+    if (layout !== 'flat' && layout !== 'zxy') {
+      throw new ConfigError(`TileStore option "layout" must be 'flat' or 'zxy', received ${JSON.stringify(layout)}`);
+    }
+    if (typeof fsync !== 'boolean') {
+      throw new ConfigError(`TileStore option "fsync" must be a boolean, received ${JSON.stringify(fsync)}`);
+    }
+    this.#dir = path.resolve(dir);
+    this.#layout = layout;
+    this.#fsync = fsync;
+  }
+
+  get dir(): string {
+    return this.#dir;
+  }
+
+  get layout(): TileLayout {
+    return this.#layout;
+  }
+
+  /**
+   * The file of a tile. Built only from the tile's integers, re-checked here
+   * so that a value cast to TileCoord can never put `..` or a separator in a
+   * path: anything but non-negative integers in the grid throws BadTileError.
+   */
+  pathOf(tile: TileCoord): string {
+    const { z, x, y } = checkedCoord(tile);
+    return this.#layout === 'flat'
+      ? path.join(this.#dir, `${z}_${x}_${y}.png`)
+      : path.join(this.#dir, String(z), String(x), `${y}.png`);
+  }
+
+  async has(tile: TileCoord): Promise<boolean> {
+    return (await this.stat(tile)) !== undefined;
+  }
+
+  /** Size and modification time of the tile file, or undefined when there is none. */
+  async stat(tile: TileCoord): Promise<{ size: number; mtimeMs: number } | undefined> {
+    try {
+      const s = await fsStat(this.pathOf(tile));
+      return s.isFile() ? { size: s.size, mtimeMs: s.mtimeMs } : undefined;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The tile's bytes, or undefined when there is no file. */
+  async read(tile: TileCoord): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.pathOf(tile));
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Writes one tile atomically (temporary file in the same folder, then rename). */
+  async write(tile: TileCoord, png: Uint8Array): Promise<void> {
+    const file = this.pathOf(tile);
+    await mkdir(path.dirname(file), { recursive: true });
+    await this.#writeAtomic(file, png);
+  }
+
+  /**
+   * Writes a metatile's worth of tiles: one mkdir per folder, then up to
+   * WRITE_CONCURRENCY files at a time. Every write is attempted; if any fail,
+   * the first failure is thrown once all have settled (no temporary file is
+   * left behind either way).
+   */
+  async writeMany(tiles: ReadonlyArray<{ tile: TileCoord; png: Uint8Array }>): Promise<void> {
+    const jobs = tiles.map(({ tile, png }) => ({ file: this.pathOf(tile), png }));
+    const folders = new Set(jobs.map((j) => path.dirname(j.file)));
+    await Promise.all([...folders].map((f) => mkdir(f, { recursive: true })));
+
+    let next = 0;
+    let firstError: unknown;
+    let failed = false;
+    const lane = async (): Promise<void> => {
+      while (next < jobs.length) {
+        const job = jobs[next++]!;
+        try {
+          await this.#writeAtomic(job.file, job.png);
+        } catch (err) {
+          if (!failed) {
+            failed = true;
+            firstError = err;
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, jobs.length) }, lane));
+    if (failed) throw firstError;
+  }
+
+  /**
+   * Removes temporary files left by a crash, at start-up. Looks at the tile
+   * directory itself and, for the zxy layout, at `<dir>/<digits>/<digits>/`
+   * (symbolic links are not followed). Only names of our own temporary
+   * pattern are removed, and not those of a write in progress: our own
+   * in-flight writes, or those of another process that is still alive (a
+   * second daemon sharing the directory). Returns how many were removed.
+   */
+  async cleanTemporaryFiles(): Promise<number> {
+    let removed = 0;
+    const visit = async (folder: string, depth: number): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(folder, { withFileTypes: true });
+      } catch (err) {
+        if (isMissing(err)) return;
+        throw err;
+      }
+      for (const e of entries) {
+        const full = path.join(folder, e.name);
+        if (e.isDirectory()) {
+          if (depth < 2 && DIGITS.test(e.name)) await visit(full, depth + 1);
+          continue;
+        }
+        if (!e.isFile()) continue;
+        const m = TEMP_NAME.exec(e.name);
+        if (m === null || this.#isLiveTemp(full, Number(m[1]))) continue;
+        try {
+          await rm(full);
+          removed++;
+        } catch (err) {
+          if (!isMissing(err)) throw err;
+        }
+      }
+    };
+    await visit(this.#dir, 0);
+    return removed;
+  }
+
+  #isLiveTemp(file: string, pid: number): boolean {
+    if (pid === process.pid) return this.#inFlight.has(file);
+    return isProcessAlive(pid);
+  }
+
+  async #writeAtomic(file: string, png: Uint8Array): Promise<void> {
+    const temp = path.join(
+      path.dirname(file),
+      `.${path.basename(file)}.mosaicd-${process.pid}-${++tempCounter}-${randomBytes(4).toString('hex')}.tmp`,
+    );
+    this.#inFlight.add(temp);
+    try {
+      // 'wx': never reuse or follow an existing file under the temporary name.
+      const fh = await open(temp, 'wx', 0o644);
+      try {
+        await fh.writeFile(png);
+        if (this.#fsync) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(temp, file);
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => {});
+      throw err;
+    } finally {
+      this.#inFlight.delete(temp);
+    }
+  }
+}
+
+function checkedCoord(tile: TileCoord): TileCoord {
+  const { z, x, y } = (tile ?? {}) as Partial<TileCoord>;
+  if (!Number.isSafeInteger(z) || !Number.isSafeInteger(x) || !Number.isSafeInteger(y)) {
+    throw new BadTileError(`tile numbers must be integers, received ${describe(tile)}`);
+  }
+  const zi = z as number;
+  const xi = x as number;
+  const yi = y as number;
+  const n = 2 ** zi;
+  if (zi < 0 || zi > MAX_SUPPORTED_ZOOM || xi < 0 || xi >= n || yi < 0 || yi >= n) {
+    throw new BadTileError(`tile ${zi}_${xi}_${yi} is outside the grid`);
+  }
+  return tile;
+}
+
+function describe(v: unknown): string {
+  try {
+    return JSON.stringify(v)?.slice(0, 80) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function isProcessAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

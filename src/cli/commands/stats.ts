@@ -1,0 +1,16 @@
+import type { CommandModule } from 'yargs';
+import { TileClient } from '../../client/tile-client.js';
+import type { CliContext } from '../context.js';
+import { connectionOptions } from '../options.js';
+
+export function statsCommand(ctx: CliContext): CommandModule {
+  return {
+    command: 'stats',
+    describe: "print a running daemon's queues, renders per zoom and notice counts as JSON",
+    builder: (y) => connectionOptions(y),
+    handler: async (argv) => {
+      const client = new TileClient({ host: argv.host as string | undefined, port: argv.port as number | undefined });
+      ctx.out(`${JSON.stringify(await client.stats(), null, 2)}\n`);
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import type { Argv } from 'yargs';
+import { ConfigError } from '../errors.js';
+import { DEFAULT_CONFIG, resolveConfig, type DaemonConfig } from '../config/daemon-config.js';
+
+/** Flags shared by every command that talks to a running daemon. */
+export function connectionOptions<T>(y: Argv<T>) {
+  return y
+    .option('host', { type: 'string', describe: `daemon host (default ${DEFAULT_CONFIG.host})` })
+    .option('port', { type: 'number', describe: `daemon request port (default ${DEFAULT_CONFIG.port})` });
+}
+
+/** The daemon's flags, as data: name → yargs option. Defaults live in DEFAULT_CONFIG, shown in the help. */
+export const DAEMON_FLAGS = {
+  config: { type: 'string', describe: 'JSON config file with any of the fields below (camelCase)' },
+  host: { type: 'string', describe: `address to listen on (default ${DEFAULT_CONFIG.host})` },
+  port: { type: 'number', describe: `request port, lines and frames (default ${DEFAULT_CONFIG.port}; 0 = any free port)` },
+  'callback-host': { type: 'string', describe: 'completion listener host (default: the requesting peer, if on loopback)' },
+  'callback-port': { type: 'number', describe: 'completion listener port (default: request port + 1)' },
+  'callback-mode': { choices: ['short', 'persistent'], describe: 'one connection per notice, or one kept open (default short)' },
+  'tiles-dir': { type: 'string', describe: `where tiles are written (default ${DEFAULT_CONFIG.tilesDir})` },
+  layout: { choices: ['flat', 'zxy'], describe: 'tile file layout: Z_X_Y.png or Z/X/Y.png (default flat)' },
+  'tile-size': { type: 'number', choices: [256, 512], describe: 'tile size in pixels (default 256)' },
+  palette: { type: 'boolean', describe: '8-bit palette PNG like Mapnik png256 (default true; --no-palette for truecolour)' },
+  metatile: { type: 'number', describe: 'render N×N tiles at once: 1, 2, 4, 8 or 16 (default 8)' },
+  'max-zoom': { type: 'number', describe: `highest zoom rendered (default ${DEFAULT_CONFIG.maxZoom})` },
+  concurrency: { type: 'number', describe: `render worker threads (default: cores, here ${DEFAULT_CONFIG.concurrency})` },
+  prefetch: { type: 'boolean', describe: 'render the ring around each viewport and the zooms above and below (default false)' },
+  'admin-token': { type: 'string', describe: 'require this token for stop/dirty/shutdown from any peer' },
+  inference: { type: 'boolean', describe: 'run the inference engine (default true; --no-inference for a tiles-only daemon)' },
+  'models-dir': { type: 'string', describe: 'model repository (default: the models/ folder shipped with mosaicd)' },
+  'inference-workers': { type: 'number', describe: `inference worker threads (default ${DEFAULT_CONFIG.inferenceWorkers})` },
+  'intra-op-threads': { type: 'number', describe: `ONNX Runtime threads per worker (default ${DEFAULT_CONFIG.intraOpThreads})` },
+  'max-batch': { type: 'number', describe: `recognition crops batched across requests (default ${DEFAULT_CONFIG.maxBatch}; 1 = off)` },
+  'max-batch-delay-ms': { type: 'number', describe: `longest wait to fill a batch (default ${DEFAULT_CONFIG.maxBatchDelayMs} ms)` },
+  preload: { type: 'array', string: true, describe: 'models to load at start (readiness waits for them)' },
+  'max-line-bytes': { type: 'number', describe: `longest request line (default ${DEFAULT_CONFIG.maxLineBytes})` },
+  'max-frame-json-bytes': { type: 'number', describe: `largest framed JSON (default ${DEFAULT_CONFIG.maxFrameJsonBytes})` },
+  'max-payload-bytes': { type: 'number', describe: `largest framed image payload (default ${DEFAULT_CONFIG.maxPayloadBytes})` },
+  'max-input-pixels': { type: 'number', describe: `largest decoded image (default ${DEFAULT_CONFIG.maxInputPixels})` },
+  'max-connections': { type: 'number', describe: `simultaneous connections (default ${DEFAULT_CONFIG.maxConnections})` },
+  'max-pending-notices': { type: 'number', describe: `notices kept for an absent listener (default ${DEFAULT_CONFIG.maxPendingNotices})` },
+  'idle-timeout-ms': { type: 'number', describe: `close connections silent this long (default ${DEFAULT_CONFIG.idleTimeoutMs})` },
+  'render-timeout-ms': { type: 'number', describe: `fail a render past this (default ${DEFAULT_CONFIG.renderTimeoutMs})` },
+  'inference-timeout-ms': { type: 'number', describe: `fail an inference past this (default ${DEFAULT_CONFIG.inferenceTimeoutMs})` },
+  'log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'log level (default info)' },
+} as const;
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** The config fields that can come from the environment as MOSAICD_<SNAKE_CASE>. */
+function fromEnv(env: NodeJS.ProcessEnv): Partial<DaemonConfig> {
+  const out: Record<string, unknown> = {};
+  for (const flag of Object.keys(DAEMON_FLAGS)) {
+    if (flag === 'config') continue;
+    const name = `MOSAICD_${flag.replace(/-/g, '_').toUpperCase()}`;
+    const raw = env[name];
+    if (raw === undefined) continue;
+    const spec = DAEMON_FLAGS[flag as keyof typeof DAEMON_FLAGS] as { type?: string };
+    out[camel(flag)] =
+      spec.type === 'number' || flag === 'tile-size' ? Number(raw)
+      : spec.type === 'boolean' ? raw === 'true' || raw === '1'
+      : spec.type === 'array' ? raw.split(',').filter(Boolean)
+      : raw;
+  }
+  return out as Partial<DaemonConfig>;
+}
+
+function fromFile(path: string): Partial<DaemonConfig> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the root must be an object');
+    return parsed as Partial<DaemonConfig>;
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Precedence: flags > environment (MOSAICD_*) > config file > defaults. Validated and frozen. */
+export function configFromArgv(argv: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Readonly<DaemonConfig> {
+  const flags: Record<string, unknown> = {};
+  for (const flag of Object.keys(DAEMON_FLAGS)) {
+    if (flag === 'config') continue;
+    if (argv[flag] !== undefined) flags[camel(flag)] = argv[flag];
+  }
+  const file = typeof argv.config === 'string' ? fromFile(argv.config) : {};
+  resolveConfig(file, `config file ${String(argv.config)}`);
+  const envConfig = fromEnv(env);
+  resolveConfig(envConfig, 'environment (MOSAICD_*)');
+  return resolveConfig({ ...file, ...envConfig, ...flags }, 'flags');
+}

@@ -1,0 +1,175 @@
+import os from 'node:os';
+import { ConfigError } from '../errors.js';
+import {
+  DEFAULT_MAX_ZOOM,
+  IDLE_TIMEOUT_MS,
+  INFERENCE_TIMEOUT_MS,
+  MAX_CONNECTIONS,
+  MAX_FRAME_JSON_BYTES,
+  MAX_INPUT_PIXELS,
+  MAX_LINE_BYTES,
+  MAX_PAYLOAD_BYTES,
+  MAX_PENDING_NOTICES,
+  MAX_SUPPORTED_ZOOM,
+  RENDER_TIMEOUT_MS,
+} from '../limits.js';
+import { DEFAULT_INFERENCE_QUEUE_LIMIT, DEFAULT_QUEUE_LIMITS, type PriorityClass } from '../scheduler/priority.js';
+
+/** Everything the daemon can be told, filled in. Frozen after resolveConfig(). */
+export interface DaemonConfig {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Where completion notices go; undefined = the requesting peer's address when it is loopback. */
+  callbackHost: string | undefined;
+  /** undefined = request port + 1. */
+  callbackPort: number | undefined;
+  callbackMode: 'short' | 'persistent';
+  tilesDir: string;
+  layout: 'flat' | 'zxy';
+  tileSize: 256 | 512;
+  palette: boolean;
+  metatile: number;
+  maxZoom: number;
+  /** Render worker threads. */
+  concurrency: number;
+  prefetch: boolean;
+  queueLimits: Record<PriorityClass, number>;
+  inferenceQueueLimit: number;
+  maxLineBytes: number;
+  maxFrameJsonBytes: number;
+  maxPayloadBytes: number;
+  maxInputPixels: number;
+  maxConnections: number;
+  maxPendingNotices: number;
+  idleTimeoutMs: number;
+  renderTimeoutMs: number;
+  inferenceTimeoutMs: number;
+  /** When set, admin commands (`stop`, `dirty`, `shutdown`) need it, from any peer. */
+  adminToken: string | undefined;
+  /** Run the inference engine (off: a tiles-only daemon, smaller and faster to start). */
+  inference: boolean;
+  modelsDir: string | undefined;
+  inferenceWorkers: number;
+  intraOpThreads: number;
+  maxBatch: number;
+  maxBatchDelayMs: number;
+  preload: string[];
+  /** camera number → model name; `*` is the fallback. */
+  cameraModels: Record<string, string>;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
+  host: '127.0.0.1',
+  port: 12345,
+  callbackHost: undefined,
+  callbackPort: undefined,
+  callbackMode: 'short',
+  tilesDir: './tiles',
+  layout: 'flat',
+  tileSize: 256,
+  palette: true,
+  metatile: 8,
+  maxZoom: DEFAULT_MAX_ZOOM,
+  concurrency: os.availableParallelism(),
+  prefetch: false,
+  queueLimits: { ...DEFAULT_QUEUE_LIMITS },
+  inferenceQueueLimit: DEFAULT_INFERENCE_QUEUE_LIMIT,
+  maxLineBytes: MAX_LINE_BYTES,
+  maxFrameJsonBytes: MAX_FRAME_JSON_BYTES,
+  maxPayloadBytes: MAX_PAYLOAD_BYTES,
+  maxInputPixels: MAX_INPUT_PIXELS,
+  maxConnections: MAX_CONNECTIONS,
+  maxPendingNotices: MAX_PENDING_NOTICES,
+  idleTimeoutMs: IDLE_TIMEOUT_MS,
+  renderTimeoutMs: RENDER_TIMEOUT_MS,
+  inferenceTimeoutMs: INFERENCE_TIMEOUT_MS,
+  adminToken: undefined,
+  inference: true,
+  modelsDir: undefined,
+  inferenceWorkers: 1,
+  intraOpThreads: 1,
+  maxBatch: 8,
+  maxBatchDelayMs: 5,
+  preload: [],
+  cameraModels: { '*': 'ocr' },
+  logLevel: 'info',
+});
+
+type Check = (value: unknown) => string | undefined;
+
+const int = (min: number, max: number): Check => (v) =>
+  Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? undefined : `an integer from ${min} to ${max}`;
+const oneOf = (...values: unknown[]): Check => (v) =>
+  values.includes(v) ? undefined : `one of ${values.map((x) => JSON.stringify(x)).join(', ')}`;
+const str: Check = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'a non-empty string');
+const optStr: Check = (v) => (v === undefined ? undefined : str(v));
+const bool: Check = (v) => (typeof v === 'boolean' ? undefined : 'true or false');
+
+const CHECKS: Record<keyof DaemonConfig, Check> = {
+  host: str,
+  port: int(0, 65535),
+  callbackHost: optStr,
+  callbackPort: (v) => (v === undefined ? undefined : int(1, 65535)(v)),
+  callbackMode: oneOf('short', 'persistent'),
+  tilesDir: str,
+  layout: oneOf('flat', 'zxy'),
+  tileSize: oneOf(256, 512),
+  palette: bool,
+  metatile: oneOf(1, 2, 4, 8, 16),
+  maxZoom: int(0, MAX_SUPPORTED_ZOOM),
+  concurrency: int(1, 256),
+  prefetch: bool,
+  queueLimits: (v) => {
+    if (typeof v !== 'object' || v === null) return 'an object of class → limit';
+    for (const [k, n] of Object.entries(v)) {
+      if (!(k in DEFAULT_QUEUE_LIMITS)) return `keys among ${Object.keys(DEFAULT_QUEUE_LIMITS).join(', ')} (got ${k})`;
+      if (int(1, 10_000_000)(n)) return `${k}: an integer from 1 to 10000000`;
+    }
+    return undefined;
+  },
+  inferenceQueueLimit: int(1, 1_000_000),
+  maxLineBytes: int(16, 16 * 1024 * 1024),
+  maxFrameJsonBytes: int(64, 1024 * 1024 * 1024),
+  maxPayloadBytes: int(1, 2 * 1024 * 1024 * 1024),
+  maxInputPixels: int(1, 1_000_000_000),
+  maxConnections: int(1, 1_000_000),
+  maxPendingNotices: int(1, 100_000_000),
+  idleTimeoutMs: int(0, 24 * 3600 * 1000),
+  renderTimeoutMs: int(1, 24 * 3600 * 1000),
+  inferenceTimeoutMs: int(1, 24 * 3600 * 1000),
+  adminToken: optStr,
+  inference: bool,
+  modelsDir: optStr,
+  inferenceWorkers: int(1, 64),
+  intraOpThreads: int(0, 64),
+  maxBatch: int(1, 256),
+  maxBatchDelayMs: int(0, 10_000),
+  preload: (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : 'an array of model names'),
+  cameraModels: (v) =>
+    typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'string')
+      ? undefined
+      : 'an object of camera number (or "*") → model name',
+  logLevel: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+};
+
+/**
+ * Fills defaults, validates every field once (the message names the field,
+ * what it expects and what it got) and freezes the result.
+ */
+export function resolveConfig(input: Partial<DaemonConfig>, source = 'options'): Readonly<DaemonConfig> {
+  const merged: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  for (const [key, value] of Object.entries(input)) {
+    if (!(key in CHECKS)) throw new ConfigError(`${source}: unknown field "${key}"`);
+    if (value === undefined) continue;
+    merged[key] = key === 'queueLimits' ? { ...DEFAULT_QUEUE_LIMITS, ...(value as object) } : value;
+  }
+  for (const [key, check] of Object.entries(CHECKS)) {
+    const problem = check(merged[key]);
+    if (problem) {
+      throw new ConfigError(`${source}: "${key}" must be ${problem}; got ${JSON.stringify(merged[key])}`);
+    }
+  }
+  return Object.freeze(merged as unknown as DaemonConfig);
+}

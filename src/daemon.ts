@@ -1,0 +1,235 @@
+import { existsSync } from 'node:fs';
+import type net from 'node:net';
+import { createLogger, type Logger } from './log.js';
+import { resolveConfig, type DaemonConfig } from './config/daemon-config.js';
+import { InferenceEngine } from './inference/index.js';
+import { RenderPool } from './render/render-pool.js';
+import { InferenceLane } from './scheduler/inference-lane.js';
+import { TileScheduler } from './scheduler/tile-scheduler.js';
+import { FramedService } from './service/framed-service.js';
+import { NoticeTargets } from './service/notice-targets.js';
+import { TileService } from './service/tile-service.js';
+import { TileStore } from './store/tile-store.js';
+import { FramedSession } from './transport/framed-session.js';
+import { LineSession } from './transport/line-session.js';
+import { RequestServer } from './transport/request-server.js';
+
+export interface DaemonOptions {
+  log?: Logger;
+  /** Backoff start for completion notices, ms (tests shorten it). */
+  noticeRetryBaseMs?: number;
+}
+
+/**
+ * The composition root: builds the store, render pool, scheduler,
+ * notifiers, inference engine and the request server from one config, and
+ * owns their lifecycle.
+ *
+ *   running ──stop()──► draining (no new work; queue finishes; `done` sent) ──► closed
+ *      └──────destroy()─────────► (queued work fails with SHUTTING_DOWN) ──────► closed
+ */
+export class Daemon {
+  readonly config: Readonly<DaemonConfig>;
+  readonly log: Logger;
+  readonly store: TileStore;
+  readonly scheduler: TileScheduler;
+  readonly tiles: TileService;
+  readonly framed: FramedService;
+  readonly #renderPool: RenderPool;
+  readonly #notices: NoticeTargets;
+  readonly #inference: { engine: InferenceEngine; lane: InferenceLane } | undefined;
+  #server: RequestServer | undefined;
+  #stopping: Promise<void> | undefined;
+  #resolveClosed!: () => void;
+  readonly #startedAt = Date.now();
+  /** Resolves once the daemon has stopped, by stop(), destroy(), `stop` or `shutdown`. */
+  readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
+
+  private constructor(config: Readonly<DaemonConfig>, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions) {
+    this.config = config;
+    this.log = log;
+    this.store = new TileStore({ dir: config.tilesDir, layout: config.layout });
+    this.#renderPool = new RenderPool({
+      workers: config.concurrency,
+      tileSize: config.tileSize,
+      palette: config.palette,
+      timeoutMs: config.renderTimeoutMs,
+    });
+    const store = this.store;
+    this.scheduler = new TileScheduler({
+      renderer: this.#renderPool,
+      sink: { has: (t) => existsSync(store.pathOf(t)), writeMany: (list) => store.writeMany(list) },
+      metatile: config.metatile,
+      queueLimits: config.queueLimits,
+    });
+    this.#notices = new NoticeTargets({
+      host: config.callbackHost,
+      port: config.callbackPort ?? config.port + 1,
+      mode: config.callbackMode,
+      maxPending: config.maxPendingNotices,
+      log,
+      ...(options.noticeRetryBaseMs ? { retryBaseMs: options.noticeRetryBaseMs } : {}),
+    });
+    this.tiles = new TileService({
+      scheduler: this.scheduler,
+      notices: this.#notices,
+      maxZoom: config.maxZoom,
+      adminToken: config.adminToken,
+      prefetch: config.prefetch,
+      log,
+      requestStop: () => void this.stop(),
+      stats: () => this.stats(),
+    });
+    this.#inference = engine
+      ? { engine, lane: new InferenceLane({ concurrency: config.inferenceWorkers * 2, limit: config.inferenceQueueLimit }) }
+      : undefined;
+    this.framed = new FramedService({
+      tiles: this.tiles,
+      store: this.store,
+      inference: this.#inference,
+      cameraModels: config.cameraModels,
+      adminToken: config.adminToken,
+      log,
+      stats: () => this.stats(),
+    });
+  }
+
+  /** Validates the config, cleans up after a crash, starts workers and (unless `listen: false`) the request port. */
+  static async start(input: Partial<DaemonConfig>, options: DaemonOptions & { listen?: boolean } = {}): Promise<Daemon> {
+    const config = resolveConfig(input);
+    const log = options.log ?? createLogger(config.logLevel);
+    const engine =
+      !config.inference
+        ? undefined
+        : await InferenceEngine.create({
+            ...(config.modelsDir ? { modelsDir: config.modelsDir } : {}),
+            workers: config.inferenceWorkers,
+            intraOpThreads: config.intraOpThreads,
+            maxBatch: config.maxBatch,
+            maxBatchDelayMs: config.maxBatchDelayMs,
+            maxInputPixels: config.maxInputPixels,
+            timeoutMs: config.inferenceTimeoutMs,
+            preload: config.preload,
+          });
+    const daemon = new Daemon(config, log, engine, options);
+    const removed = await daemon.store.cleanTemporaryFiles();
+    if (removed > 0) log.warn({ removed }, 'removed temporary tile files left by an earlier crash');
+    if (options.listen !== false) await daemon.#listen();
+    return daemon;
+  }
+
+  /** The bound request port (after start). */
+  address(): net.AddressInfo {
+    if (!this.#server) throw new Error('the daemon is not listening');
+    return this.#server.address();
+  }
+
+  async #listen(): Promise<void> {
+    const c = this.config;
+    this.#server = new RequestServer({
+      host: c.host,
+      port: c.port,
+      maxConnections: c.maxConnections,
+      idleTimeoutMs: c.idleTimeoutMs,
+      log: this.log,
+      openSession: (socket, protocol, buffered, ended) => {
+        if (protocol === 'lines') {
+          const session = new LineSession(socket, { maxLineBytes: c.maxLineBytes, handle: this.tiles.handleLine, log: this.log });
+          session.start(buffered, ended);
+          return session;
+        }
+        const session = this.openFramedSession(socket, socket, socket.remoteAddress ?? 'unknown', (reason) => {
+          if (reason === 'error') socket.destroy();
+          else socket.end();
+        });
+        session.start(buffered, ended);
+        return session;
+      },
+    });
+    const addr = await this.#server.listen();
+    this.log.info({ host: addr.address, port: addr.port, tilesDir: c.tilesDir, metatile: c.metatile, workers: c.concurrency }, 'mosaicd listening');
+  }
+
+  /** A framed session on any pair of streams (a socket, or stdin/stdout in stdio mode). */
+  openFramedSession(
+    input: NodeJS.ReadableStream & import('node:stream').Readable,
+    output: import('node:stream').Writable,
+    peer: string | undefined,
+    onEnd: (reason: 'end' | 'shutdown' | 'fatal' | 'error') => void,
+  ): FramedSession {
+    return new FramedSession({
+      input,
+      output,
+      peer,
+      clientId: peer === undefined ? 'stdio' : `framed:${peer}`,
+      maxJsonBytes: this.config.maxFrameJsonBytes,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+      handle: this.framed.handle,
+      log: this.log,
+      onClose: (reason) => {
+        onEnd(reason);
+        if (reason === 'shutdown') void this.stop();
+      },
+    });
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
+      connections: this.#server?.connections ?? 0,
+      tiles: this.scheduler.stats(),
+      render: this.#renderPool.stats(),
+      notices: this.#notices.stats(),
+      inference: this.#inference ? { ...this.#inference.lane.stats(), models: this.#inference.engine.stats() } : null,
+    };
+  }
+
+  /** Readiness: listening, and every preloaded model loaded. */
+  ready(): boolean {
+    return this.#stopping === undefined && (this.#inference?.engine.ready() ?? true);
+  }
+
+  /**
+   * Graceful stop (the `stop` line, SIGTERM): take no new work, finish the
+   * queue, deliver every notice, send `done` last, release everything.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#drainAndClose(false);
+    return this.#stopping;
+  }
+
+  /** Immediate stop: queued work fails with SHUTTING_DOWN; running renders are awaited. */
+  destroy(): Promise<void> {
+    if (this.#stopping) {
+      void this.scheduler.destroy();
+      this.#server?.destroyConnections();
+      return this.#stopping;
+    }
+    this.#stopping = this.#drainAndClose(true);
+    return this.#stopping;
+  }
+
+  async #drainAndClose(force: boolean): Promise<void> {
+    this.log.info({ force }, force ? 'stopping now' : 'stopping: finishing queued work');
+    this.tiles.beginStop();
+    const serverClosed = this.#server?.stopAccepting();
+    if (force) await this.scheduler.destroy();
+    else await this.scheduler.close();
+    await this.#inference?.lane.close();
+    // Let the completion callbacks of the last renders enqueue their notices.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (!force) {
+      this.tiles.sendDone();
+      this.log.info(this.#notices.stats(), 'waiting for every notice to be delivered');
+      for (const n of this.#notices.all()) await n.flush();
+    }
+    this.#server?.destroyConnections();
+    await serverClosed;
+    const undelivered = await this.#notices.close();
+    if (undelivered > 0) this.log.warn({ undelivered }, 'notices not delivered');
+    await this.#renderPool.close();
+    await this.#inference?.engine.close();
+    this.log.info('stopped');
+    this.#resolveClosed();
+  }
+}

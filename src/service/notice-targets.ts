@@ -1,0 +1,74 @@
+import { CallbackNotifier } from '../notify/callback-notifier.js';
+import type { Logger } from '../log.js';
+import { isLoopback } from './peer.js';
+
+export interface NoticeTargetOptions {
+  /** Configured listener host; undefined = the requesting peer, when it is loopback. */
+  host: string | undefined;
+  port: number;
+  mode: 'short' | 'persistent';
+  maxPending: number;
+  log: Logger;
+  /** Backoff start, ms (tests shorten it). */
+  retryBaseMs?: number;
+}
+
+/**
+ * One CallbackNotifier per completion listener. The listener's host is the
+ * configured one, or else the address of the peer that asked, but only when
+ * that peer is on loopback: a remote peer cannot make the daemon connect to
+ * an arbitrary host.
+ */
+export class NoticeTargets {
+  readonly #options: NoticeTargetOptions;
+  readonly #byHost = new Map<string, CallbackNotifier>();
+
+  constructor(options: NoticeTargetOptions) {
+    this.#options = options;
+  }
+
+  /** The notifier for a peer, or undefined when no listener host may be derived for it. */
+  for(peer: string | undefined): CallbackNotifier | undefined {
+    const host = this.#options.host ?? (isLoopback(peer) ? stripMapped(peer!) : undefined);
+    if (host === undefined) return undefined;
+    let notifier = this.#byHost.get(host);
+    if (!notifier) {
+      const { port, mode, maxPending, retryBaseMs } = this.#options;
+      notifier = new CallbackNotifier({ host, port, mode, maxPending, ...(retryBaseMs ? { retryBaseMs } : {}) });
+      this.#byHost.set(host, notifier);
+      this.#options.log.debug({ host, port, mode }, 'completion listener target');
+    }
+    return notifier;
+  }
+
+  /** The configured (or default loopback) listener, used for `done` when nobody else was told anything. */
+  default(): CallbackNotifier {
+    return this.for(this.#options.host ?? '127.0.0.1')!;
+  }
+
+  all(): CallbackNotifier[] {
+    return [...this.#byHost.values()];
+  }
+
+  stats(): { pending: number; sent: number; retried: number; failedAttempts: number } {
+    const total = { pending: 0, sent: 0, retried: 0, failedAttempts: 0 };
+    for (const n of this.#byHost.values()) {
+      const s = n.stats();
+      total.pending += s.pending;
+      total.sent += s.sent;
+      total.retried += s.retried;
+      total.failedAttempts += s.failedAttempts;
+    }
+    return total;
+  }
+
+  async close(): Promise<number> {
+    let undelivered = 0;
+    for (const n of this.#byHost.values()) undelivered += (await n.close()).undelivered;
+    return undelivered;
+  }
+}
+
+function stripMapped(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

@@ -1,0 +1,16 @@
+/** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+/**
+ * Admin commands (`stop`, `dirty`, `shutdown`) come from loopback peers
+ * only, unless an admin token is configured: then the token is required
+ * from everyone.
+ */
+export function mayAdminister(peer: string | undefined, token: string | undefined, adminToken: string | undefined): boolean {
+  if (adminToken !== undefined) return token === adminToken;
+  return peer === undefined /* stdio: the parent process */ || isLoopback(peer);
+}

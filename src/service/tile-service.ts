@@ -1,0 +1,224 @@
+import type { Logger } from '../log.js';
+import { ErrorCode, MosaicError, UnauthorizedError, codeOf, messageOf } from '../errors.js';
+import { DONE_NOTICE, formatErrorNotice, formatTileNotice, type LineCommand } from '../protocol/line-command.js';
+import type { TileScheduler, TileOutcome } from '../scheduler/tile-scheduler.js';
+import type { PriorityClass } from '../scheduler/priority.js';
+import { prefetchTiles, type Viewport } from '../scheduler/viewport.js';
+import { tileCoord, tileName, type TileCoord } from '../tile/tile-coord.js';
+import type { LineContext } from '../transport/line-session.js';
+import type { NoticeTargets } from './notice-targets.js';
+import { mayAdminister } from './peer.js';
+
+export interface TileServiceOptions {
+  scheduler: TileScheduler;
+  notices: NoticeTargets;
+  maxZoom: number;
+  adminToken: string | undefined;
+  prefetch: boolean;
+  log: Logger;
+  /** Graceful stop (the `stop` line). */
+  requestStop: () => void;
+  /** The daemon's stats as one JSON object. */
+  stats: () => unknown;
+}
+
+/**
+ * The tile side of the daemon, between the protocols and the scheduler:
+ * validates coordinates, asks the scheduler, and tells the requester's
+ * completion listener (`Z_X_Y`, `error Z_X_Y reason`, `done`).
+ */
+export class TileService {
+  readonly #o: TileServiceOptions;
+  #stopping = false;
+
+  constructor(options: TileServiceOptions) {
+    this.#o = options;
+  }
+
+  /** Validated coordinates from wire numbers; throws BadTileError. */
+  coord(z: number, x: number, y: number): TileCoord {
+    return tileCoord(z, x, y, this.#o.maxZoom);
+  }
+
+  /** Requests a tile for a framed or HTTP client (no completion notice; the answer is the response). */
+  request(tile: TileCoord, cls: PriorityClass, clientId: string | undefined, signal?: AbortSignal): Promise<TileOutcome> {
+    return this.#o.scheduler.request(tile, { cls, ...(clientId ? { clientId } : {}), ...(signal ? { signal } : {}) });
+  }
+
+  /** Withdraws a client's queued request for a tile; returns how many were withdrawn. */
+  cancel(tile: TileCoord, clientId: string): number {
+    return this.#o.scheduler.cancel(tile, clientId);
+  }
+
+  /** Records a client's viewport; with prefetch on, queues the ring around it. Throws BadTileError on bad bounds. */
+  setViewport(clientId: string, v: Viewport): void {
+    const max = 2 ** v.z - 1;
+    this.coord(v.z, v.minX, v.minY);
+    this.coord(v.z, v.maxX, v.maxY);
+    if (v.minX > v.maxX || v.minY > v.maxY || v.maxX > max || v.maxY > max) {
+      throw new MosaicError(ErrorCode.BAD_TILE, `viewport ${v.z} ${v.minX} ${v.minY} ${v.maxX} ${v.maxY}: need MIN <= MAX <= ${max}`);
+    }
+    this.#o.scheduler.setViewport(clientId, v);
+    if (this.#o.prefetch) {
+      for (const t of prefetchTiles(v, this.#o.maxZoom)) {
+        // Prefetch warms the store; nobody waits for it, and a full queue just skips it.
+        this.#o.scheduler.request(t, { cls: 'prefetch', clientId }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** The line protocol (wire.md §3): one command from one connection. */
+  handleLine = (command: LineCommand, ctx: LineContext): Promise<void> | undefined => {
+    switch (command.type) {
+      case 'tile':
+        this.#lineTile(command.raw, command.z, command.x, command.y, ctx, 'interactive', false);
+        return undefined;
+      case 'dirty':
+        if (!mayAdminister(ctx.peer, command.token, this.#o.adminToken)) {
+          this.#notify(ctx, formatErrorNotice(command.raw, refusal('dirty')));
+          return undefined;
+        }
+        this.#lineTile(command.raw, command.z, command.x, command.y, ctx, 'dirty', true);
+        return undefined;
+      case 'bulk':
+        if (command.force && !mayAdminister(ctx.peer, undefined, this.#o.adminToken)) {
+          ctx.reply(formatErrorNotice(command.raw, refusal('bulk ... force')));
+          return undefined;
+        }
+        return this.#inBand(command.raw, command.z, command.x, command.y, ctx, 'bulk', command.force);
+      case 'expire':
+        if (!mayAdminister(ctx.peer, undefined, this.#o.adminToken)) {
+          ctx.reply(formatErrorNotice(command.raw, refusal('expire')));
+          return undefined;
+        }
+        return this.#inBand(command.raw, command.z, command.x, command.y, ctx, 'dirty', true);
+      case 'cancel':
+        try {
+          this.#o.scheduler.cancel(this.coord(command.z, command.x, command.y), ctx.clientId);
+        } catch (err) {
+          this.#notify(ctx, formatErrorNotice(command.raw, messageOf(err)));
+        }
+        return undefined;
+      case 'viewport':
+        try {
+          this.setViewport(ctx.clientId, command);
+        } catch (err) {
+          this.#notify(ctx, formatErrorNotice('viewport', messageOf(err)));
+        }
+        return undefined;
+      case 'stop':
+        if (!mayAdminister(ctx.peer, command.token, this.#o.adminToken)) {
+          this.#o.log.warn({ peer: ctx.peer }, 'stop refused');
+          ctx.reply(formatErrorNotice('stop', refusal('stop')));
+          return undefined;
+        }
+        this.#o.requestStop();
+        return undefined;
+      case 'ping':
+        ctx.reply('pong\n');
+        return undefined;
+      case 'stats':
+        ctx.reply(`${JSON.stringify(this.#o.stats())}\n`);
+        return undefined;
+      case 'invalid':
+        this.#notify(ctx, formatErrorNotice(command.name, command.reason));
+        return undefined;
+      case 'barrier':
+        return; // answered by the session itself
+    }
+  };
+
+  /** Called by the daemon on stop: no new tiles from now on. */
+  beginStop(): void {
+    this.#stopping = true;
+  }
+
+  /** Sends `done` to every listener that was told anything, or to the default one. */
+  sendDone(): void {
+    const targets = this.#o.notices.all();
+    for (const n of targets.length > 0 ? targets : [this.#o.notices.default()]) n.enqueue(DONE_NOTICE);
+  }
+
+  #lineTile(raw: string, z: number, x: number, y: number, ctx: LineContext, cls: PriorityClass, force: boolean): void {
+    let tile: TileCoord;
+    try {
+      tile = this.coord(z, x, y);
+    } catch (err) {
+      this.#notify(ctx, formatErrorNotice(raw, messageOf(err)));
+      return;
+    }
+    const name = tileName(tile);
+    if (this.#stopping) {
+      this.#notify(ctx, formatErrorNotice(name, 'the daemon is stopping'));
+      return;
+    }
+    const done = ctx.track();
+    this.#o.scheduler
+      .request(tile, { cls, clientId: ctx.clientId, force })
+      .then(
+        () => this.#notify(ctx, formatTileNotice(name)),
+        (err: unknown) => {
+          // A cancelled tile was withdrawn by its client: no notice is owed.
+          if (codeOf(err) === ErrorCode.CANCELLED) return;
+          const reason = codeOf(err) === ErrorCode.BUSY ? 'busy' : messageOf(err);
+          this.#notify(ctx, formatErrorNotice(name, reason));
+        },
+      )
+      .finally(done);
+  }
+
+  /**
+   * A seeding request (`bulk`, `expire`): answered on the connection, and
+   * withdrawn if the connection goes away. When the class is full the
+   * returned promise holds the connection's next lines until there is room.
+   */
+  #inBand(raw: string, z: number, x: number, y: number, ctx: LineContext, cls: PriorityClass, force: boolean): Promise<void> | undefined {
+    let tile: TileCoord;
+    try {
+      tile = this.coord(z, x, y);
+    } catch (err) {
+      ctx.reply(formatErrorNotice(raw, messageOf(err)));
+      return undefined;
+    }
+    const name = tileName(tile);
+    if (this.#stopping) {
+      ctx.reply(formatErrorNotice(name, 'the daemon is stopping'));
+      return undefined;
+    }
+    const scheduler = this.#o.scheduler;
+    const submit = () => {
+      const paid = ctx.owe();
+      scheduler
+        .request(tile, { cls, clientId: `${ctx.clientId}#seed`, force, signal: ctx.signal })
+        .then(
+          () => ctx.reply(formatTileNotice(name)),
+          (err: unknown) => ctx.reply(formatErrorNotice(name, codeOf(err) === ErrorCode.BUSY ? 'busy' : messageOf(err))),
+        )
+        .finally(paid);
+    };
+    if (!scheduler.isFull(cls)) {
+      submit();
+      return undefined;
+    }
+    return scheduler.waitForSpace(cls, ctx.signal).then(submit, () => undefined);
+  }
+
+  /** Delivers a notice to the peer's completion listener; in-band when no listener may be derived. */
+  #notify(ctx: LineContext, line: string): void {
+    const notifier = this.#o.notices.for(ctx.peer);
+    if (notifier === undefined) {
+      ctx.reply(line);
+      return;
+    }
+    try {
+      notifier.enqueue(line);
+    } catch (err) {
+      this.#o.log.error({ err: messageOf(err) }, 'notice refused');
+      ctx.reply(formatErrorNotice(line.split(/\s/)[0] ?? '?', 'notice queue full'));
+    }
+  }
+}
+
+function refusal(command: string): string {
+  return new UnauthorizedError(`${command} is accepted only from loopback or with the admin token`).message;
+}

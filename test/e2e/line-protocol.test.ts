@@ -1,0 +1,117 @@
+import t from 'tap';
+import net from 'node:net';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { startDaemon } from '../helpers/daemon.js';
+import { CompletionListener } from '../../src/client/completion-listener.js';
+
+/** Writes raw bytes on one connection, half-closes, and returns what the daemon wrote back. */
+async function exchange(port: number, bytes: string | Buffer): Promise<string> {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(socket, 'connect');
+  let reply = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (c: string) => (reply += c));
+  socket.end(bytes);
+  await once(socket, 'close');
+  return reply;
+}
+
+t.test('the seed exchange: two tiles and stop on one connection; notices, then done last; exit', async (t) => {
+  const h = await startDaemon(t);
+  await exchange(h.port, '16_58001_25480\n16_58001_25481\nstop\n');
+  await h.listener!.waitForDone();
+  await h.daemon.closed;
+  const lines = h.listener!.notices.map((n) => (n.type === 'tile' ? n.name : n.type));
+  t.same(lines.slice().sort(), ['16_58001_25480', '16_58001_25481', 'done'].sort());
+  t.equal(lines.at(-1), 'done', 'done comes last');
+  for (const name of ['16_58001_25480', '16_58001_25481']) {
+    t.ok(existsSync(path.join(h.tilesDir, `${name}.png`)), `${name}.png exists`);
+  }
+});
+
+t.test('one command per connection, no trailing newline (the peer half-closes)', async (t) => {
+  const h = await startDaemon(t);
+  await exchange(h.port, '3_4_2');
+  const [n] = await h.listener!.waitFor(['3_4_2']);
+  t.same(n, { type: 'tile', name: '3_4_2' });
+  const meta = await sharp(path.join(h.tilesDir, '3_4_2.png')).metadata();
+  t.equal(meta.width, 256);
+  t.equal(meta.height, 256);
+});
+
+t.test('Z/X/Y is the same tile; --layout zxy writes Z/X/Y.png', async (t) => {
+  const h = await startDaemon(t, { layout: 'zxy' });
+  await exchange(h.port, '2/1/1\r\n');
+  await h.listener!.waitFor(['2_1_1']);
+  t.ok(existsSync(path.join(h.tilesDir, '2', '1', '1.png')));
+});
+
+t.test('the empty-line barrier answers once everything asked before it is finished', async (t) => {
+  const h = await startDaemon(t);
+  const reply = await exchange(h.port, '4_8_5\n4_9_5\n\n');
+  t.equal(reply, '\n', 'one newline back on the same connection');
+  // Both tiles are finished by the time the barrier is answered.
+  t.ok(existsSync(path.join(h.tilesDir, '4_8_5.png')));
+  t.ok(existsSync(path.join(h.tilesDir, '4_9_5.png')));
+});
+
+t.test('coalescing: the same tile asked twice renders once and both requests are notified', async (t) => {
+  const h = await startDaemon(t, { metatile: 1 });
+  // Both lines arrive in one chunk, so the second finds the first still queued.
+  await exchange(h.port, '7_64_42\n7_64_42\n\n');
+  const notices = h.listener!.notices;
+  await new Promise<void>((resolve) => {
+    const check = () => notices.filter((n) => n.type === 'tile' && n.name === '7_64_42').length === 2 && resolve();
+    h.listener!.on('notice', check);
+    check();
+  });
+  const s = h.daemon.scheduler.stats();
+  t.equal(s.rendered['7']?.renders, 1, 'rendered once');
+  t.equal(s.coalesced, 1, 'the second request joined the first');
+});
+
+t.test('malformed lines get error notices and the daemon keeps serving', async (t) => {
+  const h = await startDaemon(t, { maxZoom: 20 });
+  const huge = 'x'.repeat(1024 * 1024);
+  await exchange(h.port, `16_abc_1\n3_8_0\n99_0_0\n${huge}\n2_0_0\n`);
+  const notices = await h.listener!.waitFor(['16_abc_1', '3_8_0', '99_0_0', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', '2_0_0']);
+  t.match(notices[0], { type: 'error', name: '16_abc_1' });
+  t.match(notices[1], { type: 'error', name: '3_8_0', reason: /outside/ });
+  t.match(notices[2], { type: 'error', name: '99_0_0', reason: /max zoom/ });
+  t.match(notices[3], { type: 'error', reason: /too long/ });
+  t.same(notices[4], { type: 'tile', name: '2_0_0' }, 'the line after the bad ones is served');
+  t.ok(await h.client.ping(), 'still answers on a fresh connection');
+});
+
+t.test('a listener that appears only after the tiles are done still receives every notice', async (t) => {
+  const h = await startDaemon(t, {}, { listener: false });
+  await h.client.request(['5_16_10', '5_17_10'], { barrier: true });
+  t.ok(h.daemon.stats().notices, 'stats are there');
+  t.equal((h.daemon.stats().notices as { pending: number }).pending, 2, 'both notices are pending while nobody listens');
+  const late = await CompletionListener.listen({ port: h.callbackPort });
+  t.teardown(() => late.close());
+  const got = await late.waitFor(['5_16_10', '5_17_10']);
+  t.equal(got.length, 2);
+  t.ok((h.daemon.stats().notices as { retried: number }).retried >= 1, 'stats count the retries');
+});
+
+t.test('--callback-mode persistent sends every notice on one connection', async (t) => {
+  const h = await startDaemon(t, { callbackMode: 'persistent' });
+  await h.client.request(['1_0_0', '1_1_0', 'stop']);
+  await h.listener!.waitForDone();
+  t.same(
+    h.listener!.notices.map((n) => (n.type === 'tile' ? n.name : n.type)).sort(),
+    ['1_0_0', '1_1_0', 'done'].sort(),
+  );
+});
+
+t.test('stats and ping answer on the same connection', async (t) => {
+  const h = await startDaemon(t);
+  t.ok(await h.client.ping());
+  const stats = await h.client.stats();
+  t.hasProps(stats, ['tiles', 'notices', 'connections']);
+  t.hasProps(stats.tiles as object, ['queued', 'running', 'rendered', 'coalesced', 'cancelled', 'rejectedBusy']);
+});

@@ -1,0 +1,67 @@
+/**
+ * Render worker thread: prepares the world geometry once, then renders one
+ * metatile per 'render' message and posts the PNGs back.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { codeOf, messageOf } from '../errors.js';
+import { TileRenderer, configureSharpForWorker, type RenderedTile } from './tile-renderer.js';
+import type { FromWorker, RenderWorkerData, TileSlice, ToWorker, WorkerFault } from './worker-protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('render-worker must run in a worker thread');
+
+const options = workerData as RenderWorkerData;
+configureSharpForWorker();
+const renderer = new TileRenderer({ tileSize: options.tileSize, palette: options.palette });
+
+const post = (msg: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(msg, transfer);
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type === 'render') {
+    renderer.render(msg.meta).then(
+      (tiles) => {
+        const { slices, data } = pack(tiles);
+        post({ type: 'rendered', id: msg.id, tiles: slices, data }, [data]);
+      },
+      (err: unknown) => post({ type: 'failed', id: msg.id, error: { code: codeOf(err), message: messageOf(err) } }),
+    );
+  } else if (msg.type === 'test-fault') {
+    fault(msg.id, msg.fault);
+  }
+});
+post({ type: 'ready' });
+
+function pack(tiles: RenderedTile[]): { slices: TileSlice[]; data: ArrayBuffer } {
+  let total = 0;
+  for (const t of tiles) total += t.png.byteLength;
+  const bytes = new Uint8Array(total);
+  const slices: TileSlice[] = [];
+  let offset = 0;
+  for (const t of tiles) {
+    bytes.set(t.png, offset);
+    slices.push({ x: t.x, y: t.y, offset, length: t.png.byteLength });
+    offset += t.png.byteLength;
+  }
+  return { slices, data: bytes.buffer };
+}
+
+/** TEST ONLY: see WorkerFault. */
+function fault(id: number, kind: WorkerFault): void {
+  switch (kind) {
+    case 'throw':
+      post({ type: 'failed', id, error: { code: 'PROCESSING_ERROR', message: 'test fault: the renderer threw' } });
+      return;
+    case 'uncaught':
+      setImmediate(() => {
+        throw new Error('test fault: uncaught exception in the render worker');
+      });
+      return;
+    case 'exit':
+      process.exit(70);
+      return;
+    case 'hang':
+      for (;;) {
+        // Busy for ever, as a renderer stuck in native code would be.
+      }
+  }
+}

@@ -1,0 +1,89 @@
+import t from 'tap';
+import { ErrorCode } from '../../src/errors.js';
+import { RenderPool } from '../../src/render/render-pool.js';
+import { WorldGeometry } from '../../src/render/geometry.js';
+import { TileRenderer } from '../../src/render/tile-renderer.js';
+import { decode } from './fixtures/helpers.js';
+
+// One pool of two real worker threads for most tests (each prepares its geometry at start).
+const pool = new RenderPool({ workers: 2, tileSize: 256, palette: true, timeoutMs: 60_000 });
+t.teardown(() => pool.close());
+
+t.test('a render in a worker gives the same bytes as the in-process renderer', async (t) => {
+  const local = new TileRenderer({ tileSize: 256, palette: true, geometry: new WorldGeometry({ maxPixelZoom: 4 }) });
+  for (const meta of [{ z: 4, x: 8, y: 4, size: 4 }, { z: 2, x: 0, y: 0, size: 4 }, { z: 3, x: 4, y: 2, size: 1 }]) {
+    const [fromPool, inProcess] = await Promise.all([pool.renderMetaTile(meta), local.render(meta)]);
+    t.same(fromPool.map((x) => [x.x, x.y]), inProcess.map((x) => [x.x, x.y]), 'same tiles, row-major');
+    t.ok(fromPool.every((tile, i) => Buffer.compare(Buffer.from(tile.png), Buffer.from(inProcess[i]!.png)) === 0), 'same PNG bytes');
+  }
+  const d = await decode((await pool.renderMetaTile({ z: 0, x: 0, y: 0, size: 1 }))[0]!.png);
+  t.same([d.width, d.height], [256, 256]);
+});
+
+t.test('more calls than workers wait in the FIFO and all complete', async (t) => {
+  const metas = Array.from({ length: 6 }, (_, i) => ({ z: 3, x: i, y: 3, size: 1 }));
+  const results = await Promise.all(metas.map((m) => pool.renderMetaTile(m)));
+  t.same(results.map((r) => r[0]!.x), [0, 1, 2, 3, 4, 5]);
+  t.same(pool.stats(), { workers: 2, busy: 0, queued: 0, replaced: 0 });
+});
+
+t.test('a block off the grid is refused with BAD_TILE without reaching a worker', async (t) => {
+  await t.rejects(pool.renderMetaTile({ z: 1, x: 1, y: 0, size: 2 }), { code: ErrorCode.BAD_TILE });
+});
+
+t.test('a worker that crashes fails only its job, is replaced, and the next render succeeds', async (t) => {
+  // injectFaultForTest is the pool's documented test-only hook: a real worker
+  // thread is told to exit / throw outside any job.
+  const before = pool.stats().replaced;
+  await t.rejects(pool.injectFaultForTest('exit'), { code: ErrorCode.PROCESSING_ERROR });
+  await t.rejects(pool.injectFaultForTest('uncaught'), { code: ErrorCode.PROCESSING_ERROR });
+  t.equal(pool.stats().replaced, before + 2);
+  const tiles = await Promise.all([pool.renderMetaTile({ z: 1, x: 0, y: 0, size: 2 }), pool.renderMetaTile({ z: 2, x: 0, y: 0, size: 2 })]);
+  t.equal(tiles[0].length + tiles[1].length, 8);
+  t.equal(pool.stats().workers, 2);
+});
+
+t.test('a renderer error comes back as data and keeps the worker', async (t) => {
+  const before = pool.stats().replaced;
+  await t.rejects(pool.injectFaultForTest('throw'), { code: ErrorCode.PROCESSING_ERROR, message: /renderer threw/ });
+  t.equal(pool.stats().replaced, before);
+});
+
+t.test('a render past the deadline fails with TIMEOUT and its worker is replaced', async (t) => {
+  const small = new RenderPool({ workers: 1, tileSize: 256, palette: true, timeoutMs: 1_500 });
+  t.teardown(() => small.close());
+  await t.rejects(small.injectFaultForTest('hang'), { code: ErrorCode.TIMEOUT });
+  t.equal(small.stats().replaced, 1);
+  const tiles = await small.renderMetaTile({ z: 0, x: 0, y: 0, size: 1 });
+  t.equal(tiles.length, 1, 'the replacement worker renders');
+});
+
+t.test('an abort before the job reaches a worker cancels it; a running job finishes', async (t) => {
+  const aborted = new AbortController();
+  aborted.abort();
+  await t.rejects(pool.renderMetaTile({ z: 0, x: 0, y: 0, size: 1 }, aborted.signal), { code: ErrorCode.CANCELLED });
+
+  // Two jobs occupy both workers; the third waits in the FIFO and is aborted there.
+  const running = [pool.renderMetaTile({ z: 5, x: 16, y: 8, size: 8 }), pool.renderMetaTile({ z: 5, x: 8, y: 8, size: 8 })];
+  const ac = new AbortController();
+  const queued = pool.renderMetaTile({ z: 5, x: 0, y: 0, size: 8 }, ac.signal);
+  t.ok(pool.stats().queued >= 1, 'waiting in the FIFO');
+  ac.abort();
+  await t.rejects(queued, { code: ErrorCode.CANCELLED });
+  const done = await Promise.all(running);
+  t.same(done.map((d) => d.length), [64, 64]);
+});
+
+t.test('close() waits for running renders, refuses queued and new work, and is idempotent', async (t) => {
+  const p = new RenderPool({ workers: 1, tileSize: 256, palette: true, timeoutMs: 60_000 });
+  const running = p.renderMetaTile({ z: 3, x: 0, y: 0, size: 8 });
+  const queued = p.renderMetaTile({ z: 1, x: 0, y: 0, size: 2 });
+  // Let the worker start and take the first job.
+  while (p.stats().busy === 0) await new Promise((r) => setTimeout(r, 20));
+  const closing = p.close();
+  t.equal(p.close(), closing, 'the same promise');
+  await t.rejects(queued, { code: ErrorCode.SHUTTING_DOWN });
+  await t.rejects(p.renderMetaTile({ z: 0, x: 0, y: 0, size: 1 }), { code: ErrorCode.SHUTTING_DOWN });
+  t.equal((await running).length, 64, 'the running render completed');
+  await closing;
+});

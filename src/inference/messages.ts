@@ -1,0 +1,24 @@
+import type { ModelConfig } from './config.js';
+import type { InferenceResult, WireError } from './types.js';
+
+/** workerData for inference-worker.ts. */
+export interface WorkerInit {
+  models: ModelConfig[];
+  intraOpThreads: number;
+  allowSpinning: boolean;
+  maxBatch: number;
+  maxBatchDelayMs: number;
+  maxInputPixels: number;
+  preload: string[];
+}
+
+/** Main → worker. The image is structured-cloned: the caller keeps its buffer (see worker-pool.ts). */
+export type ToWorker = { type: 'run'; id: number; model: string; image: Uint8Array };
+
+/** Worker → main. Result PNGs are transferred, not copied. Errors travel as data. */
+export type FromWorker =
+  | { type: 'done'; id: number; results: InferenceResult[] }
+  | { type: 'fail'; id: number; error: WireError }
+  | { type: 'batch'; model: string; size: number }
+  | { type: 'ready' }
+  | { type: 'preload-failed'; model: string; error: WireError };

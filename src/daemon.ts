@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import sharp from 'sharp';
 import type net from 'node:net';
 import { createLogger, type Logger } from './log.js';
 import { resolveConfig, type DaemonConfig } from './config/daemon-config.js';
@@ -7,10 +8,13 @@ import { RenderPool } from './render/render-pool.js';
 import { InferenceLane } from './scheduler/inference-lane.js';
 import { TileScheduler } from './scheduler/tile-scheduler.js';
 import { FramedService } from './service/framed-service.js';
+import { daemonBackend, instrumentFramed, observeRenders } from './http/daemon-backend.js';
+import { HttpServer } from './http/http-server.js';
+import { Metrics } from './http/metrics.js';
 import { NoticeTargets } from './service/notice-targets.js';
 import { TileService } from './service/tile-service.js';
 import { TileStore } from './store/tile-store.js';
-import { FramedSession } from './transport/framed-session.js';
+import { FramedSession, type FramedRequestHandler } from './transport/framed-session.js';
 import { LineSession } from './transport/line-session.js';
 import { RequestServer } from './transport/request-server.js';
 
@@ -35,11 +39,17 @@ export class Daemon {
   readonly scheduler: TileScheduler;
   readonly tiles: TileService;
   readonly framed: FramedService;
+  /** Prometheus metrics (served on /metrics when --http-port is set). */
+  readonly metrics = new Metrics();
+  readonly #framedHandle: FramedRequestHandler;
+  #http: HttpServer | undefined;
   readonly #renderPool: RenderPool;
   readonly #notices: NoticeTargets;
   readonly #inference: { engine: InferenceEngine; lane: InferenceLane } | undefined;
   #server: RequestServer | undefined;
   #stopping: Promise<void> | undefined;
+  /** Aborted by destroy(): a graceful stop stops waiting for notices. */
+  readonly #giveUp = new AbortController();
   #resolveClosed!: () => void;
   readonly #startedAt = Date.now();
   /** Resolves once the daemon has stopped, by stop(), destroy(), `stop` or `shutdown`. */
@@ -62,6 +72,7 @@ export class Daemon {
       metatile: config.metatile,
       queueLimits: config.queueLimits,
     });
+    observeRenders(this.scheduler, this.metrics);
     this.#notices = new NoticeTargets({
       host: config.callbackHost,
       port: config.callbackPort ?? config.port + 1,
@@ -92,12 +103,18 @@ export class Daemon {
       log,
       stats: () => this.stats(),
     });
+    this.#framedHandle = instrumentFramed(this.framed.handle, this.metrics, {
+      modelFor: (camera, model) => this.framed.modelFor(camera, model),
+      known: (model) => this.#inference?.engine.hasModel(model) ?? false,
+    });
   }
 
   /** Validates the config, cleans up after a crash, starts workers and (unless `listen: false`) the request port. */
   static async start(input: Partial<DaemonConfig>, options: DaemonOptions & { listen?: boolean } = {}): Promise<Daemon> {
     const config = resolveConfig(input);
     const log = options.log ?? createLogger(config.logLevel);
+    // A long-running daemon sees few repeated inputs; sharp's cache would only hold memory.
+    sharp.cache(false);
     const engine =
       !config.inference
         ? undefined
@@ -114,7 +131,14 @@ export class Daemon {
     const daemon = new Daemon(config, log, engine, options);
     const removed = await daemon.store.cleanTemporaryFiles();
     if (removed > 0) log.warn({ removed }, 'removed temporary tile files left by an earlier crash');
-    if (options.listen !== false) await daemon.#listen();
+    if (options.listen !== false) {
+      try {
+        await daemon.#listen();
+      } catch (err) {
+        await daemon.destroy();
+        throw err;
+      }
+    }
     return daemon;
   }
 
@@ -122,6 +146,11 @@ export class Daemon {
   address(): net.AddressInfo {
     if (!this.#server) throw new Error('the daemon is not listening');
     return this.#server.address();
+  }
+
+  /** The bound HTTP port, when --http-port is set (after start). */
+  httpAddress(): net.AddressInfo | undefined {
+    return this.#http?.address();
   }
 
   async #listen(): Promise<void> {
@@ -148,6 +177,24 @@ export class Daemon {
     });
     const addr = await this.#server.listen();
     this.log.info({ host: addr.address, port: addr.port, tilesDir: c.tilesDir, metatile: c.metatile, workers: c.concurrency }, 'mosaicd listening');
+    if (c.httpPort !== undefined) {
+      this.#http = new HttpServer({
+        backend: daemonBackend({
+          tiles: this.tiles,
+          store: this.store,
+          scheduler: this.scheduler,
+          stats: () => this.stats(),
+          ready: () => this.ready(),
+        }),
+        metrics: this.metrics,
+        host: c.host,
+        port: c.httpPort,
+        log: this.log,
+        tileSize: c.tileSize,
+        maxZoom: c.maxZoom,
+      });
+      await this.#http.listen();
+    }
   }
 
   /** A framed session on any pair of streams (a socket, or stdin/stdout in stdio mode). */
@@ -164,7 +211,7 @@ export class Daemon {
       clientId: peer === undefined ? 'stdio' : `framed:${peer}`,
       maxJsonBytes: this.config.maxFrameJsonBytes,
       maxPayloadBytes: this.config.maxPayloadBytes,
-      handle: this.framed.handle,
+      handle: this.#framedHandle,
       log: this.log,
       onClose: (reason) => {
         onEnd(reason);
@@ -200,6 +247,7 @@ export class Daemon {
 
   /** Immediate stop: queued work fails with SHUTTING_DOWN; running renders are awaited. */
   destroy(): Promise<void> {
+    this.#giveUp.abort();
     if (this.#stopping) {
       void this.scheduler.destroy();
       this.#server?.destroyConnections();
@@ -218,12 +266,18 @@ export class Daemon {
     await this.#inference?.lane.close();
     // Let the completion callbacks of the last renders enqueue their notices.
     await new Promise((resolve) => setImmediate(resolve));
-    if (!force) {
+    // `done` belongs to the line protocol: a stdio daemon has no map client to tell.
+    if (!force && this.#server) {
       this.tiles.sendDone();
-      this.log.info(this.#notices.stats(), 'waiting for every notice to be delivered');
-      for (const n of this.#notices.all()) await n.flush();
+      this.log.info(this.#notices.stats(), 'waiting for every notice to be delivered (a second signal stops now)');
+      try {
+        for (const n of this.#notices.all()) await n.flush(this.#giveUp.signal);
+      } catch {
+        this.log.warn(this.#notices.stats(), 'stopped waiting for notices');
+      }
     }
     this.#server?.destroyConnections();
+    await this.#http?.close();
     await serverClosed;
     const undelivered = await this.#notices.close();
     if (undelivered > 0) this.log.warn({ undelivered }, 'notices not delivered');

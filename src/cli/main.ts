@@ -7,6 +7,7 @@ import { stopCommand } from './commands/stop.js';
 import { statsCommand } from './commands/stats.js';
 import { configCommand } from './commands/config.js';
 import { seedCommand, expireCommand } from './commands/seed.js';
+import { inferCommand } from './commands/infer.js';
 import type { CliContext } from './context.js';
 
 /**
@@ -15,12 +16,12 @@ import type { CliContext } from './context.js';
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const context: CliContext = { exitCode: 0, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-  const commands = [serveCommand, stdioCommand, renderCommand, stopCommand, statsCommand, seedCommand, expireCommand, configCommand].map((make) => make(context));
+  const commands = [serveCommand, stdioCommand, renderCommand, stopCommand, statsCommand, seedCommand, expireCommand, inferCommand, configCommand].map((make) => make(context));
   let parser = yargs([...argv])
     .scriptName('mosaicd')
     .usage('$0 <command> [options]\n\nRenders map tiles and runs image inference for programs in other languages.')
     .strict()
-    .demandCommand(1, 'Name a command: serve, stop, render, stats, seed, expire, stdio, config.')
+    .demandCommand(1, 'Name a command: serve, stop, render, stats, seed, expire, infer, stdio, config.')
     .recommendCommands()
     .help()
     .alias('help', 'h')

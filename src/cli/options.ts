@@ -17,6 +17,7 @@ export const DAEMON_FLAGS = {
   port: { type: 'number', describe: `request port, lines and frames (default ${DEFAULT_CONFIG.port}; 0 = any free port)` },
   'callback-host': { type: 'string', describe: 'completion listener host (default: the requesting peer, if on loopback)' },
   'callback-port': { type: 'number', describe: 'completion listener port (default: request port + 1)' },
+  'http-port': { type: 'number', describe: 'HTTP port: tiles, viewer at /, /metrics, /healthz, /readyz (default off; 0 = any free port)' },
   'callback-mode': { choices: ['short', 'persistent'], describe: 'one connection per notice, or one kept open (default short)' },
   'tiles-dir': { type: 'string', describe: `where tiles are written (default ${DEFAULT_CONFIG.tilesDir})` },
   layout: { choices: ['flat', 'zxy'], describe: 'tile file layout: Z_X_Y.png or Z/X/Y.png (default flat)' },

@@ -24,6 +24,8 @@ export interface DaemonConfig {
   callbackHost: string | undefined;
   /** undefined = request port + 1. */
   callbackPort: number | undefined;
+  /** HTTP port (tiles, viewer, /metrics, /healthz); undefined = no HTTP. 0 picks a free port. */
+  httpPort: number | undefined;
   callbackMode: 'short' | 'persistent';
   tilesDir: string;
   layout: 'flat' | 'zxy';
@@ -65,6 +67,7 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   port: 12345,
   callbackHost: undefined,
   callbackPort: undefined,
+  httpPort: undefined,
   callbackMode: 'short',
   tilesDir: './tiles',
   layout: 'flat',
@@ -112,6 +115,7 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   port: int(0, 65535),
   callbackHost: optStr,
   callbackPort: (v) => (v === undefined ? undefined : int(1, 65535)(v)),
+  httpPort: (v) => (v === undefined ? undefined : int(0, 65535)(v)),
   callbackMode: oneOf('short', 'persistent'),
   tilesDir: str,
   layout: oneOf('flat', 'zxy'),

@@ -1,0 +1,217 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ErrorCode } from '../errors.js';
+import { PRIORITY_CLASSES } from '../scheduler/priority.js';
+
+/** Seconds; a metatile render takes milliseconds at low zoom and up to seconds for a dense 8×8 block. */
+const RENDER_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Seconds; OCR on one camera image is tens to hundreds of milliseconds. */
+const INFERENCE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** The route label of an HTTP request (a fixed set, never the raw path). */
+export type HttpRoute = '/tiles/{z}/{x}/{y}.png' | '/viewport' | '/metrics' | '/healthz' | '/readyz' | '/' | '/static' | 'other';
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/**
+ * The daemon's Prometheus metrics, in a Registry of their own (never the
+ * global one, so two daemons in one process, as in the tests, don't clash).
+ *
+ * Two kinds of source:
+ * - events, pushed by the daemon as they happen: observeRender(),
+ *   observeInference(), countError(), countHttpRequest();
+ * - the daemon's stats() object, read at scrape time by scrape(): queue
+ *   lengths, running renders, notices, connections, inference lane. Totals
+ *   in stats() (notices sent, tiles answered from disk, ...) are exposed as
+ *   counters set to the daemon's own running total.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly #renderSeconds: Histogram<'zoom'>;
+  readonly #tilesRendered: Counter<'zoom'>;
+  readonly #inferenceRequests: Counter<'model' | 'outcome'>;
+  readonly #inferenceSeconds: Histogram<'model'>;
+  readonly #errors: Counter<'code'>;
+  readonly #httpRequests: Counter<'route' | 'status'>;
+
+  readonly #gauges: {
+    uptime: Gauge;
+    ready: Gauge;
+    connections: Gauge;
+    queueLength: Gauge<'class'>;
+    queuedJobs: Gauge;
+    rendersRunning: Gauge;
+    renderWorkers: Gauge;
+    renderWorkersBusy: Gauge;
+    noticesPending: Gauge;
+    inferenceQueue: Gauge;
+    inferenceRunning: Gauge;
+  };
+
+  /** Running totals kept by the daemon itself (stats()), exposed as counters. */
+  readonly #totals: Array<{ counter: Counter; path: readonly string[] }>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+
+    this.#renderSeconds = new Histogram({
+      name: 'mosaicd_render_seconds',
+      help: 'Time to render one metatile (all its tiles), by zoom',
+      labelNames: ['zoom'],
+      buckets: RENDER_BUCKETS,
+      registers,
+    });
+    this.#tilesRendered = new Counter({
+      name: 'mosaicd_tiles_rendered_total',
+      help: 'Tiles rendered and written to disk, by zoom',
+      labelNames: ['zoom'],
+      registers,
+    });
+    this.#inferenceRequests = new Counter({
+      name: 'mosaicd_inference_requests_total',
+      help: 'Inference requests finished, by model and outcome (ok or error)',
+      labelNames: ['model', 'outcome'],
+      registers,
+    });
+    this.#inferenceSeconds = new Histogram({
+      name: 'mosaicd_inference_seconds',
+      help: 'Time from accepting an inference request to its answer (queue wait included), by model',
+      labelNames: ['model'],
+      buckets: INFERENCE_BUCKETS,
+      registers,
+    });
+    this.#errors = new Counter({
+      name: 'mosaicd_errors_total',
+      help: 'Errors reported to clients, by error code (docs/errors.md)',
+      labelNames: ['code'],
+      registers,
+    });
+    // Every code is listed from the start, so a dashboard sees 0 rather than no series.
+    for (const code of KNOWN_CODES) this.#errors.inc({ code }, 0);
+    this.#httpRequests = new Counter({
+      name: 'mosaicd_http_requests_total',
+      help: 'HTTP requests answered, by route and status code',
+      labelNames: ['route', 'status'],
+      registers,
+    });
+
+    const gauge = <L extends string = string>(name: string, help: string, labelNames: L[] = []) =>
+      new Gauge<L>({ name, help, labelNames, registers });
+    this.#gauges = {
+      uptime: gauge('mosaicd_uptime_seconds', 'Seconds since the daemon started'),
+      ready: gauge('mosaicd_ready', '1 when the daemon is ready (readyz), else 0'),
+      connections: gauge('mosaicd_connections', 'Open connections on the request port (lines and frames)'),
+      queueLength: gauge('mosaicd_queue_length', 'Tile requests waiting to render, by priority class', ['class']),
+      queuedJobs: gauge('mosaicd_queued_jobs', 'Metatile render jobs waiting (requests of one metatile share a job)'),
+      rendersRunning: gauge('mosaicd_renders_running', 'Metatile renders running now'),
+      renderWorkers: gauge('mosaicd_render_workers', 'Render worker threads'),
+      renderWorkersBusy: gauge('mosaicd_render_workers_busy', 'Render worker threads drawing now'),
+      noticesPending: gauge('mosaicd_notices_pending', 'Completion notices waiting to be delivered'),
+      inferenceQueue: gauge('mosaicd_inference_queue_length', 'Inference requests waiting in the inference lane'),
+      inferenceRunning: gauge('mosaicd_inference_running', 'Inference requests running now'),
+    };
+    for (const cls of PRIORITY_CLASSES) this.#gauges.queueLength.set({ class: cls }, 0);
+
+    const total = (name: string, help: string, path: readonly string[]) => ({
+      counter: new Counter({ name, help, registers }),
+      path,
+    });
+    this.#totals = [
+      total('mosaicd_notices_sent_total', 'Completion notices delivered', ['notices', 'sent']),
+      total('mosaicd_notices_retried_total', 'Completion notices sent again after a failed attempt', ['notices', 'retried']),
+      total('mosaicd_notice_failed_attempts_total', 'Failed attempts to deliver a completion notice', ['notices', 'failedAttempts']),
+      total('mosaicd_tile_requests_cached_total', 'Tile requests answered from disk without rendering', ['tiles', 'cached']),
+      total('mosaicd_tile_requests_coalesced_total', 'Tile requests that joined a render already queued or running', ['tiles', 'coalesced']),
+      total('mosaicd_tile_requests_cancelled_total', 'Queued tile requests withdrawn (cancel, client gone, shutdown)', ['tiles', 'cancelled']),
+      total('mosaicd_tile_requests_busy_total', 'Tile requests refused because their class queue was full', ['tiles', 'rejectedBusy']),
+      total('mosaicd_render_failures_total', 'Metatile renders that failed', ['tiles', 'failed']),
+      total('mosaicd_render_workers_replaced_total', 'Render workers replaced after a crash or timeout', ['render', 'replaced']),
+      total('mosaicd_inference_busy_total', 'Inference requests refused because the lane was full', ['inference', 'rejectedBusy']),
+    ];
+  }
+
+  /** One metatile rendered: `tiles` tiles at zoom `z` in `seconds`. */
+  observeRender(z: number, seconds: number, tiles: number): void {
+    const zoom = String(z);
+    this.#renderSeconds.observe({ zoom }, seconds);
+    this.#tilesRendered.inc({ zoom }, tiles);
+  }
+
+  /** One inference request finished (ok) or failed, after `seconds`. */
+  observeInference(model: string, seconds: number, ok: boolean): void {
+    this.#inferenceRequests.inc({ model, outcome: ok ? 'ok' : 'error' });
+    this.#inferenceSeconds.observe({ model }, seconds);
+  }
+
+  /** An error reported to a client. Codes outside docs/errors.md count as `OTHER` (bounded labels). */
+  countError(code: string): void {
+    this.#errors.inc({ code: KNOWN_CODES.has(code) ? code : 'OTHER' });
+  }
+
+  /** An HTTP request answered (the HttpServer calls this). */
+  countHttpRequest(route: HttpRoute, status: number): void {
+    this.#httpRequests.inc({ route, status: String(status) });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /**
+   * The exposition text. `stats` is the daemon's stats() object (see
+   * Daemon.stats()); missing or odd fields leave their metric unchanged.
+   */
+  async scrape(stats?: Record<string, unknown>, ready?: boolean): Promise<string> {
+    if (stats) this.#applyStats(stats);
+    if (ready !== undefined) this.#gauges.ready.set(ready ? 1 : 0);
+    return this.registry.metrics();
+  }
+
+  #applyStats(s: Record<string, unknown>): void {
+    const g = this.#gauges;
+    setIf(g.uptime, num(s, 'uptime_s'));
+    setIf(g.connections, num(s, 'connections'));
+    const queued = pick(s, 'tiles', 'queued');
+    if (isRecord(queued)) {
+      for (const [cls, n] of Object.entries(queued)) if (typeof n === 'number') g.queueLength.set({ class: cls }, n);
+    }
+    setIf(g.queuedJobs, num(s, 'tiles', 'queuedJobs'));
+    setIf(g.rendersRunning, num(s, 'tiles', 'running'));
+    setIf(g.renderWorkers, num(s, 'render', 'workers'));
+    setIf(g.renderWorkersBusy, num(s, 'render', 'busy'));
+    setIf(g.noticesPending, num(s, 'notices', 'pending'));
+    // `inference` is null in a tiles-only daemon: its gauges read 0.
+    const inferenceOn = isRecord(s['inference']);
+    g.inferenceQueue.set(inferenceOn ? (num(s, 'inference', 'queued') ?? 0) : 0);
+    g.inferenceRunning.set(inferenceOn ? (num(s, 'inference', 'running') ?? 0) : 0);
+    for (const { counter, path } of this.#totals) {
+      const v = num(s, ...path);
+      if (v === undefined || v < 0) continue;
+      counter.reset();
+      counter.inc(v);
+    }
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function pick(obj: unknown, ...path: string[]): unknown {
+  let v: unknown = obj;
+  for (const key of path) {
+    if (!isRecord(v)) return undefined;
+    v = v[key];
+  }
+  return v;
+}
+
+function num(obj: unknown, ...path: string[]): number | undefined {
+  const v = pick(obj, ...path);
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function setIf(g: Gauge, v: number | undefined): void {
+  if (v !== undefined) g.set(v);
+}

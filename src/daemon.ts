@@ -92,7 +92,12 @@ export class Daemon {
       stats: () => this.stats(),
     });
     this.#inference = engine
-      ? { engine, lane: new InferenceLane({ concurrency: config.inferenceWorkers * 2, limit: config.inferenceQueueLimit }) }
+      ? {
+          engine,
+          // Enough requests in flight per worker to overlap decoding with inference (and, with
+          // batching on, for crops of several requests to meet in one batch).
+          lane: new InferenceLane({ concurrency: config.inferenceWorkers * (config.maxBatch > 1 ? 4 : 2), limit: config.inferenceQueueLimit }),
+        }
       : undefined;
     this.framed = new FramedService({
       tiles: this.tiles,

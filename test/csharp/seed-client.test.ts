@@ -23,11 +23,12 @@ t.test('the seed C# client works unchanged against mosaicd serve', async (t) => 
   const client = spawn('mono', [exe], { env: { ...process.env, LANG: 'C.UTF-8' } });
   t.teardown(() => client.kill('SIGKILL'));
   const printed = await waitForOutput(client.stdout, '受信: done', 120_000);
+  // The listener is left running until the daemon has seen `done` delivered and exited.
+  t.equal(await exitCodeOf(daemon), 0, 'the daemon exits 0 after stop');
   client.kill();
   t.match(printed, /受信: 16_58001_25480/);
   t.match(printed, /受信: 16_58001_25481/);
   t.ok(printed.indexOf('受信: done') > printed.lastIndexOf('受信: 16_58001'), 'done is printed last');
-  t.equal(await exitCodeOf(daemon), 0, 'the daemon exits 0 after stop');
 
   for (const name of ['16_58001_25480', '16_58001_25481']) {
     const file = path.join(tilesDir, `${name}.png`);

@@ -1,0 +1,76 @@
+// Shared bench helpers: a real daemon child process, ports, statistics, RSS.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { TileClient } from '../dist/client/tile-client.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export async function freePort() {
+  const s = net.createServer().listen({ host: '127.0.0.1', port: 0 });
+  await once(s, 'listening');
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+export const percentile = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+};
+
+/** Resident and peak resident memory of a process, in MB (Linux /proc). */
+export async function memoryOf(pid) {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+/** Starts `mosaicd serve` as a child process on free ports with a fresh tiles folder. */
+export async function startDaemon(args = [], { inference = false } = {}) {
+  const port = await freePort();
+  const callbackPort = await freePort();
+  const tilesDir = await mkdtemp(path.join(tmpdir(), 'mosaicd-bench-'));
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin/mosaicd.js'), 'serve', '--port', String(port), '--callback-port', String(callbackPort), '--tiles-dir', tilesDir, '--log-level', 'warn', ...(inference ? [] : ['--no-inference']), ...args],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const client = new TileClient({ port });
+  for (let i = 0; ; i++) {
+    try {
+      if (await client.ping()) break;
+    } catch {
+      if (i > 600 || child.exitCode !== null) throw new Error('the daemon did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    port,
+    callbackPort,
+    tilesDir,
+    child,
+    client,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+      await rm(tilesDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function fmt(n, digits = 1) {
+  return typeof n === 'number' ? n.toFixed(digits) : String(n);
+}

@@ -1,0 +1,81 @@
+// npm run bench: prints a table and writes bench/results.json.
+// Every figure is the median of several runs where it says so; ratios are
+// taken against a baseline measured in the same run (these machines are noisy).
+import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT, fmt } from './lib.js';
+import { coldPyramid, latencyUnderBacklog, cachedNotices } from './tiles.js';
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string', multiple: true },
+    runs: { type: 'string', default: '3' },
+  },
+});
+const runs = Number(args.runs);
+const want = (name) => !args.only || args.only.includes(name);
+
+const results = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cores: os.availableParallelism(),
+  cpu: os.cpus()[0]?.model,
+  figures: {},
+};
+const rows = [];
+const row = (section, figure, value, target = '') => {
+  rows.push({ section, figure, value, target });
+  console.error(`  ${section}: ${figure} = ${value}`);
+};
+
+if (want('tiles')) {
+  console.error('bench: cold pyramid z0-6 ...');
+  const meta8 = await coldPyramid({ metatile: 8, runs });
+  const meta1 = await coldPyramid({ metatile: 1, runs });
+  results.figures.pyramid = { metatile8: meta8, metatile1: meta1 };
+  row('tiles', `cold z0-6 pyramid (${meta8.tiles} tiles), metatile 8`, `${fmt(meta8.tilesPerSecond, 0)} tiles/s`, 'renderd+Mapnik here: 800-1,050');
+  row('tiles', 'cold z0-6 pyramid, metatile 1', `${fmt(meta1.tilesPerSecond, 0)} tiles/s`);
+
+  console.error('bench: visible latency under a 10,000-tile backlog ...');
+  const lat = await latencyUnderBacklog();
+  results.figures.latency = lat;
+  row('tiles', 'single-tile render (idle, same run)', `${fmt(lat.singleMs)} ms`);
+  row('tiles', `visible tile with ${lat.queuedAtStart} bulk queued: p50 / p95`, `${fmt(lat.p50Ms)} / ${fmt(lat.p95Ms)} ms`);
+  row('tiles', 'latency ratio p95 / single render', fmt(lat.ratioP95, 2), '<= 2');
+  row('tiles', 'peak RSS with 10,000 tiles queued', `${fmt(lat.peakRssMb, 0)} MB`, '<= 300 MB');
+
+  console.error('bench: cached tile notices ...');
+  const shortMode = await cachedNotices({ mode: 'short' });
+  const persistent = await cachedNotices({ mode: 'persistent' });
+  results.figures.cached = { short: shortMode, persistent };
+  row('tiles', 'cached tiles, 8 connections, short notices', `${fmt(shortMode.noticesPerSecond, 0)} notices/s`, '>= 20,000');
+  row('tiles', 'cached tiles, 8 connections, persistent notices', `${fmt(persistent.noticesPerSecond, 0)} notices/s`, '>= 20,000');
+}
+
+if (want('inference')) {
+  const { inferenceBench } = await import('./inference.js');
+  console.error('bench: inference ...');
+  const inf = await inferenceBench({ runs });
+  results.figures.inference = inf;
+  for (const r of inf.rows) row('inference', r.figure, r.value, r.target ?? '');
+}
+
+if (want('load')) {
+  const { loadBench } = await import('./load.js');
+  console.error('bench: load ...');
+  const load = await loadBench();
+  results.figures.load = load;
+  for (const r of load.rows) row('load', r.figure, r.value, r.target ?? '');
+}
+
+const width = (k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length));
+const cols = ['section', 'figure', 'value', 'target'];
+const line = (r) => cols.map((k) => String(r[k]).padEnd(width(k))).join(' | ');
+console.log(`mosaicd bench — ${results.cores} cores, ${results.cpu}, node ${results.node}`);
+console.log(line({ section: 'section', figure: 'figure', value: 'value', target: 'target' }));
+console.log(cols.map((k) => '-'.repeat(width(k))).join('-|-'));
+for (const r of rows) console.log(line(r));
+await writeFile(path.join(ROOT, 'bench/results.json'), JSON.stringify(results, null, 2) + '\n');
+console.log('\nwritten: bench/results.json');

@@ -275,10 +275,12 @@ export class Daemon {
     if (!force && this.#server) {
       this.tiles.sendDone();
       this.log.info(this.#notices.stats(), 'waiting for every notice to be delivered (a second signal stops now)');
+      const limit = this.config.stopNoticeTimeoutMs;
+      const signal = limit > 0 ? AbortSignal.any([this.#giveUp.signal, AbortSignal.timeout(limit)]) : this.#giveUp.signal;
       try {
-        for (const n of this.#notices.all()) await n.flush(this.#giveUp.signal);
+        for (const n of this.#notices.all()) await n.flush(signal);
       } catch {
-        this.log.warn(this.#notices.stats(), 'stopped waiting for notices');
+        this.log.warn({ ...this.#notices.stats(), stopNoticeTimeoutMs: limit }, 'stopped waiting for the completion listener; exiting with notices undelivered');
       }
     }
     this.#server?.destroyConnections();

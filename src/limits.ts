@@ -35,3 +35,10 @@ export const RENDER_TIMEOUT_MS = 60_000;
 
 /** A single inference job past this is failed and its worker replaced, ms. */
 export const INFERENCE_TIMEOUT_MS = 60_000;
+
+/**
+ * On a graceful stop, how long undelivered notices (and `done`) are still
+ * retried for an absent listener before the daemon exits anyway, ms.
+ * While the daemon runs, notices are never dropped; this bounds only the exit.
+ */
+export const STOP_NOTICE_TIMEOUT_MS = 60_000;

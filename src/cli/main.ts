@@ -10,6 +10,9 @@ import { seedCommand, expireCommand } from './commands/seed.js';
 import { inferCommand } from './commands/infer.js';
 import type { CliContext } from './context.js';
 
+/** A command line yargs refused (unknown flag, missing argument, conflicting flags). */
+class UsageError extends Error {}
+
 /**
  * Parses argv and runs one command. Returns the exit code; only bin/
  * touches process.exitCode.
@@ -28,14 +31,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version()
     .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((msg, err) => {
-      if (err) throw err;
-      context.err(`${msg}\n\nRun mosaicd --help for usage.\n`);
-      context.exitCode = 2;
+      throw err ?? new UsageError(msg);
     });
   for (const c of commands) parser = parser.command(c);
   try {
     await parser.parseAsync();
   } catch (err) {
+    if (err instanceof UsageError) {
+      context.err(`${err.message}\n\nRun mosaicd --help for usage.\n`);
+      return 2;
+    }
     const code = err instanceof MosaicError ? `${err.code}: ` : '';
     context.err(`mosaicd: ${code}${err instanceof Error ? err.message : String(err)}\n`);
     return context.exitCode || 1;

@@ -42,6 +42,7 @@ export const DAEMON_FLAGS = {
   'max-connections': { type: 'number', describe: `simultaneous connections (default ${DEFAULT_CONFIG.maxConnections})` },
   'max-pending-notices': { type: 'number', describe: `notices kept for an absent listener (default ${DEFAULT_CONFIG.maxPendingNotices})` },
   'idle-timeout-ms': { type: 'number', describe: `close connections silent this long (default ${DEFAULT_CONFIG.idleTimeoutMs})` },
+  'stop-notice-timeout-ms': { type: 'number', describe: `on stop, keep retrying notices for an absent listener this long, 0 = forever (default ${DEFAULT_CONFIG.stopNoticeTimeoutMs})` },
   'render-timeout-ms': { type: 'number', describe: `fail a render past this (default ${DEFAULT_CONFIG.renderTimeoutMs})` },
   'inference-timeout-ms': { type: 'number', describe: `fail an inference past this (default ${DEFAULT_CONFIG.inferenceTimeoutMs})` },
   'log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'log level (default info)' },

@@ -12,6 +12,7 @@ import {
   MAX_PENDING_NOTICES,
   MAX_SUPPORTED_ZOOM,
   RENDER_TIMEOUT_MS,
+  STOP_NOTICE_TIMEOUT_MS,
 } from '../limits.js';
 import { DEFAULT_INFERENCE_QUEUE_LIMIT, DEFAULT_QUEUE_LIMITS, type PriorityClass } from '../scheduler/priority.js';
 
@@ -46,6 +47,8 @@ export interface DaemonConfig {
   maxPendingNotices: number;
   idleTimeoutMs: number;
   renderTimeoutMs: number;
+  /** On a graceful stop, how long to keep retrying notices (and `done`) for an absent listener; 0 = forever. */
+  stopNoticeTimeoutMs: number;
   inferenceTimeoutMs: number;
   /** When set, admin commands (`stop`, `dirty`, `shutdown`) need it, from any peer. */
   adminToken: string | undefined;
@@ -87,6 +90,7 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   maxPendingNotices: MAX_PENDING_NOTICES,
   idleTimeoutMs: IDLE_TIMEOUT_MS,
   renderTimeoutMs: RENDER_TIMEOUT_MS,
+  stopNoticeTimeoutMs: STOP_NOTICE_TIMEOUT_MS,
   inferenceTimeoutMs: INFERENCE_TIMEOUT_MS,
   adminToken: undefined,
   inference: true,
@@ -145,6 +149,7 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   maxPendingNotices: int(1, 100_000_000),
   idleTimeoutMs: int(0, 24 * 3600 * 1000),
   renderTimeoutMs: int(1, 24 * 3600 * 1000),
+  stopNoticeTimeoutMs: int(0, 7 * 24 * 3600 * 1000),
   inferenceTimeoutMs: int(1, 24 * 3600 * 1000),
   adminToken: optStr,
   inference: bool,

@@ -27,8 +27,8 @@ export function seedCommand(ctx: CliContext): CommandModule {
       connectionOptions(y)
         .option('zoom', { type: 'string', demandOption: true, describe: 'zoom range, e.g. 0-8 or 5' })
         .option('bbox', { type: 'string', describe: 'minlon,minlat,maxlon,maxlat (default: the world)' })
-        .option('force', { type: 'boolean', default: false, describe: 're-render tiles that already exist' })
-        .option('only-missing', { type: 'boolean', default: false, describe: 'skip tiles already in --tiles-dir without asking the daemon' })
+        .option('force', { type: 'boolean', describe: 're-render tiles that already exist' })
+        .option('only-missing', { type: 'boolean', describe: 'skip tiles already in --tiles-dir without asking the daemon' })
         .option('tiles-dir', { type: 'string', default: './tiles', describe: 'the daemon\'s tile folder (for --only-missing)' })
         .option('layout', { choices: ['flat', 'zxy'], default: 'flat', describe: 'the daemon\'s tile layout (for --only-missing)' })
         .option('metatile', { type: 'number', default: 8, describe: 'the daemon\'s metatile size: tiles are sent block by block' })
@@ -48,7 +48,7 @@ export function seedCommand(ctx: CliContext): CommandModule {
           host: (argv.host as string | undefined) ?? '127.0.0.1',
           port: (argv.port as number | undefined) ?? 12345,
           command: 'bulk',
-          force: argv.force as boolean,
+          force: argv.force === true,
           ...(skip ? { skip } : {}),
           signal,
         }),

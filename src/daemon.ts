@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import type net from 'node:net';
 import { createLogger, type Logger } from './log.js';
+import { ConfigError } from './errors.js';
 import { resolveConfig, type DaemonConfig } from './config/daemon-config.js';
 import { InferenceEngine } from './inference/index.js';
 import { RenderPool } from './render/render-pool.js';
@@ -133,6 +134,14 @@ export class Daemon {
             timeoutMs: config.inferenceTimeoutMs,
             preload: config.preload,
           });
+    if (engine) {
+      for (const [camera, model] of Object.entries(config.cameraModels)) {
+        if (!engine.hasModel(model)) {
+          await engine.close();
+          throw new ConfigError(`"cameraModels": camera ${camera} is routed to "${model}", which is not in the model repository (${engine.modelNames().join(', ')})`);
+        }
+      }
+    }
     const daemon = new Daemon(config, log, engine, options);
     const removed = await daemon.store.cleanTemporaryFiles();
     if (removed > 0) log.warn({ removed }, 'removed temporary tile files left by an earlier crash');
@@ -166,16 +175,22 @@ export class Daemon {
       maxConnections: c.maxConnections,
       idleTimeoutMs: c.idleTimeoutMs,
       log: this.log,
-      openSession: (socket, protocol, buffered, ended) => {
+      openSession: (socket, protocol, buffered, ended, log) => {
         if (protocol === 'lines') {
-          const session = new LineSession(socket, { maxLineBytes: c.maxLineBytes, handle: this.tiles.handleLine, log: this.log });
+          const session = new LineSession(socket, { maxLineBytes: c.maxLineBytes, handle: this.tiles.handleLine, log });
           session.start(buffered, ended);
           return session;
         }
-        const session = this.openFramedSession(socket, socket, socket.remoteAddress ?? 'unknown', (reason) => {
-          if (reason === 'error') socket.destroy();
-          else socket.end();
-        });
+        const session = this.openFramedSession(
+          socket,
+          socket,
+          socket.remoteAddress ?? 'unknown',
+          (reason) => {
+            if (reason === 'error') socket.destroy();
+            else socket.end();
+          },
+          log,
+        );
         session.start(buffered, ended);
         return session;
       },
@@ -208,6 +223,7 @@ export class Daemon {
     output: import('node:stream').Writable,
     peer: string | undefined,
     onEnd: (reason: 'end' | 'shutdown' | 'fatal' | 'error') => void,
+    log: Logger = this.log.child({ conn: 'stdio' }),
   ): FramedSession {
     return new FramedSession({
       input,
@@ -217,7 +233,7 @@ export class Daemon {
       maxJsonBytes: this.config.maxFrameJsonBytes,
       maxPayloadBytes: this.config.maxPayloadBytes,
       handle: this.#framedHandle,
-      log: this.log,
+      log,
       onClose: (reason) => {
         onEnd(reason);
         if (reason === 'shutdown') void this.stop();

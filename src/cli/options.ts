@@ -27,6 +27,9 @@ export const DAEMON_FLAGS = {
   'max-zoom': { type: 'number', describe: `highest zoom rendered (default ${DEFAULT_CONFIG.maxZoom})` },
   concurrency: { type: 'number', describe: `render worker threads (default: cores, here ${DEFAULT_CONFIG.concurrency})` },
   prefetch: { type: 'boolean', describe: 'render the ring around each viewport and the zooms above and below (default false)' },
+  'queue-limit': { type: 'array', string: true, describe: 'queued tiles per class, e.g. --queue-limit bulk=100000 visible=1000 (defaults in docs/operations.md)' },
+  'camera-model': { type: 'array', string: true, describe: 'camera → model routes, e.g. --camera-model 3=text-direction "*=ocr" (default "*=ocr")' },
+  'inference-queue-limit': { type: 'number', describe: `queued inference requests before BUSY (default ${DEFAULT_CONFIG.inferenceQueueLimit})` },
   'admin-token': { type: 'string', describe: 'require this token for stop/dirty/shutdown from any peer' },
   inference: { type: 'boolean', describe: 'run the inference engine (default true; --no-inference for a tiles-only daemon)' },
   'models-dir': { type: 'string', describe: 'model repository (default: the models/ folder shipped with mosaicd)' },
@@ -50,6 +53,24 @@ export const DAEMON_FLAGS = {
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/** `key=value` pairs (from a flag or a comma-separated variable) → an object; numbers where asked. */
+function pairs(flag: string, items: readonly string[], numeric: boolean): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--${flag} takes key=value pairs, e.g. ${flag === 'queue-limit' ? 'bulk=100000' : '3=text-direction'}; got ${JSON.stringify(item)}`);
+    const value = item.slice(eq + 1);
+    out[item.slice(0, eq)] = numeric ? Number(value) : value;
+  }
+  return out;
+}
+
+/** Flags whose config field is an object built from key=value pairs. */
+const PAIR_FLAGS: Record<string, { field: keyof DaemonConfig; numeric: boolean }> = {
+  'queue-limit': { field: 'queueLimits', numeric: true },
+  'camera-model': { field: 'cameraModels', numeric: false },
+};
+
 /** The config fields that can come from the environment as MOSAICD_<SNAKE_CASE>. */
 function fromEnv(env: NodeJS.ProcessEnv): Partial<DaemonConfig> {
   const out: Record<string, unknown> = {};
@@ -59,6 +80,11 @@ function fromEnv(env: NodeJS.ProcessEnv): Partial<DaemonConfig> {
     const raw = env[name];
     if (raw === undefined) continue;
     const spec = DAEMON_FLAGS[flag as keyof typeof DAEMON_FLAGS] as { type?: string };
+    const pair = PAIR_FLAGS[flag];
+    if (pair) {
+      out[pair.field] = pairs(flag, raw.split(',').filter(Boolean), pair.numeric);
+      continue;
+    }
     out[camel(flag)] =
       spec.type === 'number' || flag === 'tile-size' ? Number(raw)
       : spec.type === 'boolean' ? raw === 'true' || raw === '1'
@@ -89,7 +115,10 @@ export function configFromArgv(argv: Record<string, unknown>, env: NodeJS.Proces
   const flags: Record<string, unknown> = {};
   for (const flag of Object.keys(DAEMON_FLAGS)) {
     if (flag === 'config') continue;
-    if (argv[flag] !== undefined) flags[camel(flag)] = argv[flag];
+    if (argv[flag] === undefined) continue;
+    const pair = PAIR_FLAGS[flag];
+    if (pair) flags[pair.field] = pairs(flag, argv[flag] as string[], pair.numeric);
+    else flags[camel(flag)] = argv[flag];
   }
   const file = typeof argv.config === 'string' ? fromFile(argv.config) : {};
   resolveConfig(file, `config file ${String(argv.config)}`);

@@ -160,7 +160,7 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   maxBatchDelayMs: int(0, 10_000),
   preload: (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : 'an array of model names'),
   cameraModels: (v) =>
-    typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'string')
+    typeof v === 'object' && v !== null && Object.entries(v).every(([k, x]) => (k === '*' || /^\d+$/.test(k)) && typeof x === 'string' && x !== '')
       ? undefined
       : 'an object of camera number (or "*") → model name',
   logLevel: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),

@@ -153,11 +153,17 @@ export class TileService {
       return;
     }
     const done = ctx.track();
+    const log = ctx.log.child({ tile: name, cls });
+    log.debug('tile requested');
     this.#o.scheduler
       .request(tile, { cls, clientId: ctx.clientId, force })
       .then(
-        () => this.#notify(ctx, formatTileNotice(name)),
+        (outcome) => {
+          log.debug({ cached: outcome.cached, coalesced: outcome.coalesced }, 'tile ready');
+          this.#notify(ctx, formatTileNotice(name));
+        },
         (err: unknown) => {
+          log.debug({ code: codeOf(err), err: messageOf(err) }, 'tile failed');
           // A cancelled tile was withdrawn by its client: no notice is owed.
           if (codeOf(err) === ErrorCode.CANCELLED) return;
           const reason = codeOf(err) === ErrorCode.BUSY ? 'busy' : messageOf(err);

@@ -20,6 +20,8 @@ export interface LineContext {
   owe(): () => void;
   /** Aborts when the connection goes away (in-band requests are then withdrawn). */
   readonly signal: AbortSignal;
+  /** This connection's logger. */
+  readonly log: Logger;
 }
 
 /**
@@ -72,6 +74,7 @@ export class LineSession implements SessionHandle {
         };
       },
       signal: this.#controller.signal,
+      log: options.log,
     };
     // Every in-band request on this connection listens on the one signal.
     setMaxListeners(0, this.#controller.signal);

@@ -10,7 +10,7 @@ export interface SessionHandle {
 }
 
 /** Hands a connection whose protocol is known to the code that speaks it. */
-export type SessionOpener = (socket: net.Socket, protocol: WireProtocol, buffered: Buffer, ended: boolean) => SessionHandle;
+export type SessionOpener = (socket: net.Socket, protocol: WireProtocol, buffered: Buffer, ended: boolean, log: Logger) => SessionHandle;
 
 export interface RequestServerOptions {
   host: string;
@@ -77,9 +77,10 @@ export class RequestServer {
       return;
     }
     const id = this.#nextId++;
+    const connLog = log.child({ conn: id, peer: socket.remoteAddress });
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
-    socket.on('error', (err) => log.debug({ conn: id, err: err.message }, 'socket error'));
+    socket.on('error', (err) => connLog.debug({ err: err.message }, 'socket error'));
     let session: SessionHandle | undefined;
     if (idleTimeoutMs > 0) {
       socket.setTimeout(idleTimeoutMs, () => {
@@ -87,7 +88,7 @@ export class RequestServer {
           socket.setTimeout(idleTimeoutMs);
           return;
         }
-        log.info({ conn: id, peer: socket.remoteAddress, idleTimeoutMs }, 'closing idle connection');
+        connLog.info({ idleTimeoutMs }, 'closing idle connection');
         socket.destroy();
       });
     }
@@ -95,7 +96,8 @@ export class RequestServer {
     const decide = (protocol: WireProtocol, ended: boolean) => {
       socket.off('data', onData);
       socket.off('end', onEnd);
-      session = this.#options.openSession(socket, protocol, sniffer.takeBuffered(), ended);
+      connLog.debug({ protocol }, 'connection');
+      session = this.#options.openSession(socket, protocol, sniffer.takeBuffered(), ended, connLog);
     };
     const onData = (chunk: Buffer) => {
       const protocol = sniffer.push(chunk);

@@ -24,11 +24,18 @@ export function inferCommand(ctx: CliContext): CommandModule {
         .option('model', { type: 'string', describe: 'model name, overriding the camera route (e.g. ocr, text-direction)' })
         .option('out', { type: 'string', describe: 'folder to write result images to' })
         .option('spawn', { type: 'boolean', default: false, describe: 'spawn `mosaicd stdio` instead of connecting to a daemon' })
+        .option('models-dir', { type: 'string', describe: 'with --spawn: the model repository the child loads' })
         .example('$0 infer photo.jpg', 'print the text found in photo.jpg')
         .example('$0 infer --spawn --out crops *.png', 'no daemon needed; write every text-line crop'),
     handler: async (argv) => {
       const client = argv.spawn
-        ? FramedClient.spawn(process.execPath, [BIN, 'stdio', '--log-level', 'warn'])
+        ? FramedClient.spawn(process.execPath, [
+            BIN,
+            'stdio',
+            '--log-level',
+            'warn',
+            ...(argv['models-dir'] ? ['--models-dir', argv['models-dir'] as string] : []),
+          ])
         : await FramedClient.connect({ host: argv.host as string | undefined, port: argv.port as number | undefined });
       const out = argv.out as string | undefined;
       if (out) await mkdir(out, { recursive: true });

@@ -51,7 +51,8 @@ export class TileService {
   }
 
   /** Records a client's viewport; with prefetch on, queues the ring around it. Throws BadTileError on bad bounds. */
-  setViewport(clientId: string, v: Viewport): void {
+  setViewport(clientId: string, requested: Viewport): void {
+    const v: Viewport = { z: requested.z, minX: requested.minX, minY: requested.minY, maxX: requested.maxX, maxY: requested.maxY };
     const max = 2 ** v.z - 1;
     this.coord(v.z, v.minX, v.minY);
     this.coord(v.z, v.maxX, v.maxY);

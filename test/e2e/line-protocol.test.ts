@@ -115,3 +115,23 @@ t.test('stats and ping answer on the same connection', async (t) => {
   t.hasProps(stats, ['tiles', 'notices', 'connections']);
   t.hasProps(stats.tiles as object, ['queued', 'running', 'rendered', 'coalesced', 'cancelled', 'rejectedBusy']);
 });
+
+t.test('--prefetch: a viewport also renders the ring around it and the zooms above and below, without notices', async (t) => {
+  const h = await startDaemon(t, { prefetch: true, metatile: 1 });
+  await exchange(h.port, 'viewport 6 20 20 21 21\n');
+  await h.daemon.scheduler.onIdle();
+  for (const name of ['6_19_19', '6_22_22', '6_19_22', '5_10_10', '7_40_40', '7_43_43']) {
+    t.ok(existsSync(path.join(h.tilesDir, `${name}.png`)), `${name} was prefetched`);
+  }
+  t.notOk(existsSync(path.join(h.tilesDir, '6_20_20.png')), 'the viewport itself is not rendered unless asked for');
+  t.equal(h.listener!.notices.length, 0, 'prefetched tiles are not announced');
+});
+
+t.test('viewport and cancel on the line protocol reach the scheduler for this client', async (t) => {
+  const h = await startDaemon(t);
+  await exchange(h.port, 'viewport 8 10 11 12 13\n');
+  t.same(h.daemon.scheduler.viewportOf('line:127.0.0.1'), { z: 8, minX: 10, minY: 11, maxX: 12, maxY: 13 });
+  await exchange(h.port, 'viewport 8 12 11 10 13\n');
+  const [bad] = await h.listener!.waitFor(['viewport']);
+  t.match(bad, { type: 'error', reason: /MIN <= MAX/ });
+});

@@ -68,6 +68,8 @@ export class Seeder extends EventEmitter {
       wake?.();
     });
     socket.on('error', () => undefined);
+    // A window-full wait must end when the connection does (Ctrl-C, daemon gone).
+    socket.on('close', () => wake?.());
 
     try {
       while (!exhausted && !socket.destroyed) {

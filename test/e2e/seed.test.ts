@@ -85,3 +85,18 @@ t.test('a tile line at a full class is answered "error Z_X_Y busy", never droppe
   t.equal(notices.length, names.length, 'every tile got a notice: rendered or busy');
   t.equal(h.daemon.scheduler.stats().rejectedBusy, busy.length);
 });
+
+t.test('Ctrl-C in mosaicd seed withdraws its queued tiles from the daemon', async (t) => {
+  const h = await startDaemon(t, { metatile: 1, concurrency: 1 });
+  const seed = spawnMosaicd(t, ['seed', '--zoom', '9-10', '--bbox=-10,36,30,60', '--port', String(h.port)]);
+  // Wait until the seed has queued work and some of it is done, then interrupt it.
+  for (let i = 0; i < 600 && (h.daemon.scheduler.stats().rendered['9']?.renders ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  t.ok(h.daemon.scheduler.stats().queued.bulk > 0, 'bulk tiles are queued');
+  seed.kill('SIGINT');
+  t.not(await exitCodeOf(seed), 0, 'an interrupted seed does not claim success');
+  await h.daemon.scheduler.onIdle();
+  const s = h.daemon.scheduler.stats();
+  t.equal(s.queued.bulk, 0, 'nothing of the seed is left queued');
+  t.ok(s.cancelled > 0, `its queued tiles were cancelled (${s.cancelled})`);
+  t.ok(await h.client.ping(), 'the daemon keeps serving');
+});

@@ -26,7 +26,7 @@ export function seedCommand(ctx: CliContext): CommandModule {
     builder: (y) =>
       connectionOptions(y)
         .option('zoom', { type: 'string', demandOption: true, describe: 'zoom range, e.g. 0-8 or 5' })
-        .option('bbox', { type: 'string', describe: 'minlon,minlat,maxlon,maxlat (default: the world)' })
+        .option('bbox', { type: 'string', describe: 'minlon,minlat,maxlon,maxlat (default: the world); write --bbox=-10,36,30,60 when it starts with a minus' })
         .option('force', { type: 'boolean', describe: 're-render tiles that already exist' })
         .option('only-missing', { type: 'boolean', describe: 'skip tiles already in --tiles-dir without asking the daemon' })
         .option('tiles-dir', { type: 'string', default: './tiles', describe: 'the daemon\'s tile folder (for --only-missing)' })

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import type net from 'node:net';
 import { createLogger, type Logger } from './log.js';
 import { ConfigError } from './errors.js';
-import { resolveConfig, type DaemonConfig } from './config/daemon-config.js';
+import { resolveConfig, type DaemonConfig, type DaemonConfigInput } from './config/daemon-config.js';
 import { InferenceEngine } from './inference/index.js';
 import { RenderPool } from './render/render-pool.js';
 import { InferenceLane } from './scheduler/inference-lane.js';
@@ -116,7 +116,7 @@ export class Daemon {
   }
 
   /** Validates the config, cleans up after a crash, starts workers and (unless `listen: false`) the request port. */
-  static async start(input: Partial<DaemonConfig>, options: DaemonOptions & { listen?: boolean } = {}): Promise<Daemon> {
+  static async start(input: DaemonConfigInput, options: DaemonOptions & { listen?: boolean } = {}): Promise<Daemon> {
     const config = resolveConfig(input);
     const log = options.log ?? createLogger(config.logLevel);
     // A long-running daemon sees few repeated inputs; sharp's cache would only hold memory.

@@ -166,11 +166,14 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   logLevel: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
 };
 
+/** What callers may pass: any subset, with per-class queue limits as a subset too. */
+export type DaemonConfigInput = Partial<Omit<DaemonConfig, 'queueLimits'>> & { queueLimits?: Partial<Record<PriorityClass, number>> };
+
 /**
  * Fills defaults, validates every field once (the message names the field,
  * what it expects and what it got) and freezes the result.
  */
-export function resolveConfig(input: Partial<DaemonConfig>, source = 'options'): Readonly<DaemonConfig> {
+export function resolveConfig(input: DaemonConfigInput, source = 'options'): Readonly<DaemonConfig> {
   const merged: Record<string, unknown> = { ...DEFAULT_CONFIG };
   for (const [key, value] of Object.entries(input)) {
     if (!(key in CHECKS)) throw new ConfigError(`${source}: unknown field "${key}"`);

@@ -33,7 +33,7 @@ async function rawExchange(port: number, bytes: Buffer) {
 }
 
 const frame = (json: object, payload?: Uint8Array) => Buffer.concat(encodeFrameRequest(json, payload));
-const rawFrame = (jsonText: string, payload = Buffer.alloc(0)) => {
+const rawFrame = (jsonText: string, payload: Uint8Array = Buffer.alloc(0)) => {
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(jsonText)));
   const len = Buffer.alloc(8);

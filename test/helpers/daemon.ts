@@ -8,7 +8,7 @@ import { Daemon } from '../../src/daemon.js';
 import { CompletionListener } from '../../src/client/completion-listener.js';
 import { TileClient } from '../../src/client/tile-client.js';
 import { silentLogger } from '../../src/log.js';
-import type { DaemonConfig } from '../../src/config/daemon-config.js';
+import type { DaemonConfigInput } from '../../src/config/daemon-config.js';
 
 export interface Harness {
   daemon: Daemon;
@@ -41,7 +41,7 @@ export async function tempDir(t: Test, prefix = 'mosaicd-test-'): Promise<string
  */
 export async function startDaemon(
   t: Test,
-  config: Partial<DaemonConfig> = {},
+  config: DaemonConfigInput = {},
   options: { listener?: boolean; inference?: boolean } = {},
 ): Promise<Harness> {
   const tilesDir = await tempDir(t);

@@ -21,7 +21,7 @@ export function requireProgram(t: Test, program: string, debianPackage: string):
   if (process.env.CI) {
     t.fail(`${program} is missing: .ci/run should have installed ${debianPackage}`);
   } else {
-    t.skip(`${program} not installed (apt-get install ${debianPackage})`);
+    t.skip(`${program} not installed (apt-get install ${debianPackage})`, () => undefined);
   }
   return false;
 }

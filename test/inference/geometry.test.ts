@@ -39,7 +39,7 @@ t.test('min-area rectangle of a rotated rectangle and Paddle corner order', asyn
 t.test('regions: 8-connected, outline keeps each row extremes', async (t) => {
   const w = 6, h = 4;
   const bm = new Uint8Array(w * h);
-  for (const [x, y] of [[0, 0], [1, 1], [2, 1], [4, 3], [5, 3]]) bm[y * w + x] = 1;
+  for (const [x, y] of [[0, 0], [1, 1], [2, 1], [4, 3], [5, 3]] as const) bm[y * w + x] = 1;
   const regions = regionOutlines(bm, w, h, 10);
   t.same(regions, [[[0, 0], [1, 1], [2, 1]], [[4, 3], [5, 3]]]);
   t.equal(regionOutlines(bm, w, h, 1).length, 1, 'max candidates');

@@ -2,13 +2,14 @@ import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import type net from 'node:net';
 import { createLogger, type Logger } from './log.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, ProcessingError } from './errors.js';
 import { resolveConfig, type DaemonConfig, type DaemonConfigInput } from './config/daemon-config.js';
 import { InferenceEngine } from './inference/index.js';
 import { RenderPool } from './render/render-pool.js';
 import { InferenceLane } from './scheduler/inference-lane.js';
 import { TileScheduler } from './scheduler/tile-scheduler.js';
-import { FramedService } from './service/framed-service.js';
+import { FramedService, type TestFaults } from './service/framed-service.js';
+import { metaTileOf } from './tile/tile-coord.js';
 import { daemonBackend, instrumentFramed, observeRenders } from './http/daemon-backend.js';
 import { HttpServer } from './http/http-server.js';
 import { Metrics } from './http/metrics.js';
@@ -19,10 +20,19 @@ import { FramedSession, type FramedRequestHandler } from './transport/framed-ses
 import { LineSession } from './transport/line-session.js';
 import { RequestServer } from './transport/request-server.js';
 
+/** After a TOO_LARGE length, how long the connection drains the peer's bytes before it is reset, ms. */
+const FATAL_LINGER_MS = 5000;
+
 export interface DaemonOptions {
   log?: Logger;
   /** Backoff start for completion notices, ms (tests shorten it). */
   noticeRetryBaseMs?: number;
+  /**
+   * TEST ONLY: enables the framed `test_fault` command, which makes a render
+   * or inference worker throw, hang or crash. Default: the environment
+   * variable MOSAICD_TEST_FAULTS=1; off otherwise. Never set it in production.
+   */
+  testFaults?: boolean;
 }
 
 /**
@@ -108,11 +118,23 @@ export class Daemon {
       adminToken: config.adminToken,
       log,
       stats: () => this.stats(),
+      testFaults: (options.testFaults ?? process.env['MOSAICD_TEST_FAULTS'] === '1') ? this.#testFaults(engine) : undefined,
     });
     this.#framedHandle = instrumentFramed(this.framed.handle, this.metrics, {
       modelFor: (camera, model) => this.framed.modelFor(camera, model),
       known: (model) => this.#inference?.engine.hasModel(model) ?? false,
     });
+  }
+
+  /** TEST ONLY: the hooks behind the framed `test_fault` command (MOSAICD_TEST_FAULTS=1). */
+  #testFaults(engine: InferenceEngine | undefined): TestFaults {
+    this.log.warn('MOSAICD_TEST_FAULTS is on: the framed test_fault command can crash workers. Never use this in production.');
+    const pool = this.#renderPool;
+    return {
+      armRender: (tile, fault) => pool.armFaultForTest(metaTileOf(tile, this.config.metatile), fault),
+      render: (fault) => pool.injectFaultForTest(fault),
+      inference: (fault) => (engine ? engine.injectFaultForTest(fault) : Promise.reject(new ProcessingError('inference is not enabled in this daemon'))),
+    };
   }
 
   /** Validates the config, cleans up after a crash, starts workers and (unless `listen: false`) the request port. */
@@ -186,8 +208,20 @@ export class Daemon {
           socket,
           socket.remoteAddress ?? 'unknown',
           (reason) => {
-            if (reason === 'error') socket.destroy();
-            else socket.end();
+            if (reason === 'error') {
+              socket.destroy();
+              return;
+            }
+            socket.end();
+            if (reason === 'fatal') {
+              // A length over the limit: the peer may still be sending that frame. Read and drop
+              // its bytes so its write completes and it sees our FIN after the TOO_LARGE answer
+              // (closing with unread input would reset the connection and could lose the answer),
+              // and reset the connection if it has not closed within FATAL_LINGER_MS.
+              socket.resume();
+              const linger = setTimeout(() => socket.destroy(), FATAL_LINGER_MS).unref();
+              socket.once('close', () => clearTimeout(linger));
+            }
           },
           log,
         );
@@ -292,11 +326,15 @@ export class Daemon {
       this.tiles.sendDone();
       this.log.info(this.#notices.stats(), 'waiting for every notice to be delivered (a second signal stops now)');
       const limit = this.config.stopNoticeTimeoutMs;
-      const signal = limit > 0 ? AbortSignal.any([this.#giveUp.signal, AbortSignal.timeout(limit)]) : this.#giveUp.signal;
+      // A plain timer, not AbortSignal.timeout(): on Node 20 a timeout signal inside
+      // AbortSignal.any() can be collected before it fires.
+      const timer = limit > 0 ? setTimeout(() => this.#giveUp.abort(), limit) : undefined;
       try {
-        for (const n of this.#notices.all()) await n.flush(signal);
+        for (const n of this.#notices.all()) await n.flush(this.#giveUp.signal);
       } catch {
         this.log.warn({ ...this.#notices.stats(), stopNoticeTimeoutMs: limit }, 'stopped waiting for the completion listener; exiting with notices undelivered');
+      } finally {
+        clearTimeout(timer);
       }
     }
     this.#server?.destroyConnections();

@@ -30,7 +30,7 @@ export const DAEMON_FLAGS = {
   'queue-limit': { type: 'array', string: true, describe: 'queued tiles per class, e.g. --queue-limit bulk=100000 visible=1000 (defaults in docs/operations.md)' },
   'camera-model': { type: 'array', string: true, describe: 'camera → model routes, e.g. --camera-model 3=text-direction "*=ocr" (default "*=ocr")' },
   'inference-queue-limit': { type: 'number', describe: `queued inference requests before BUSY (default ${DEFAULT_CONFIG.inferenceQueueLimit})` },
-  'admin-token': { type: 'string', describe: 'require this token for stop/dirty/shutdown from any peer' },
+  'admin-token': { type: 'string', describe: 'require this token for stop, dirty, expire, bulk ... force and shutdown from any peer (default: those are accepted from loopback peers only)' },
   inference: { type: 'boolean', describe: 'run the inference engine (default true; --no-inference for a tiles-only daemon)' },
   'models-dir': { type: 'string', describe: 'model repository (default: the models/ folder shipped with mosaicd)' },
   'inference-workers': { type: 'number', describe: `inference worker threads (default ${DEFAULT_CONFIG.inferenceWorkers})` },

@@ -69,7 +69,7 @@ export class FramedClient {
   request(json: Record<string, unknown>, payload?: Uint8Array): Promise<FramedResponse> {
     if (this.#failure) return Promise.reject(this.#failure);
     const promise = new Promise<FramedResponse>((resolve, reject) => this.#waiting.push({ resolve, reject }));
-    for (const chunk of encodeFrameRequest(json, payload)) this.#output.write(chunk);
+    this.#output.write(Buffer.concat(encodeFrameRequest(json, payload)));
     return promise;
   }
 

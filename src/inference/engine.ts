@@ -5,7 +5,7 @@ import { CancelledError, ConfigError, MosaicError, ProtocolError, ShuttingDownEr
 import { INFERENCE_TIMEOUT_MS, MAX_INPUT_PIXELS } from '../limits.js';
 import { spawnWorker } from '../util/spawn-worker.js';
 import { loadModelRepository, type ModelConfig } from './config.js';
-import type { WorkerInit } from './messages.js';
+import type { TestFault, WorkerInit } from './messages.js';
 import type { InferenceResult } from './types.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -164,6 +164,12 @@ export class InferenceEngine {
       }
       throw err;
     }
+  }
+
+  /** @internal TEST ONLY (MOSAICD_TEST_FAULTS=1): see WorkerPool.injectFaultForTest. */
+  injectFaultForTest(fault: TestFault): Promise<void> {
+    if (this.closed) return Promise.reject(new ShuttingDownError());
+    return this.pool.injectFaultForTest(fault);
   }
 
   /** True once every worker has loaded the preloaded models (and until close()). */

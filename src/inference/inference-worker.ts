@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { codeOf, ErrorCode, MosaicError, messageOf } from '../errors.js';
-import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
+import type { FromWorker, TestFault, ToWorker, WorkerInit } from './messages.js';
 import { loadPipeline } from './pipelines.js';
 import type { Pipeline, WireError } from './types.js';
 
@@ -46,7 +46,7 @@ function wireError(err: unknown): WireError {
   return { code: err instanceof MosaicError ? err.code : codeOf(err), message: messageOf(err) };
 }
 
-async function run(msg: ToWorker): Promise<void> {
+async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   try {
     const results = await (await pipeline(msg.model)).run(msg.image);
     const transfer = [...new Set(results.map((r) => r.png.buffer as ArrayBuffer))];
@@ -58,7 +58,29 @@ async function run(msg: ToWorker): Promise<void> {
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'run') void run(msg);
+  else if (msg.type === 'test-fault') fault(msg.id, msg.fault);
 });
+
+/** TEST ONLY: see TestFault. The pool sends these only when the daemon runs with MOSAICD_TEST_FAULTS=1. */
+function fault(id: number, kind: TestFault): void {
+  switch (kind) {
+    case 'throw':
+      post({ type: 'fail', id, error: { code: ErrorCode.PROCESSING_ERROR, message: 'test fault: the model threw' } });
+      return;
+    case 'uncaught':
+      setImmediate(() => {
+        throw new Error('test fault: uncaught exception in the inference worker');
+      });
+      return;
+    case 'exit':
+      process.exit(70);
+      return;
+    case 'hang':
+      for (;;) {
+        // Busy for ever, as a model stuck in native code would be.
+      }
+  }
+}
 
 void (async () => {
   for (const name of init.preload) {

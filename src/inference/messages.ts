@@ -12,8 +12,17 @@ export interface WorkerInit {
   preload: string[];
 }
 
+/**
+ * TEST ONLY (MOSAICD_TEST_FAULTS=1): makes the worker misbehave on one job:
+ * 'throw' fails it (error as data), 'uncaught' throws outside any job (the
+ * worker dies), 'exit' ends the thread, 'hang' never answers (TIMEOUT).
+ */
+export type TestFault = 'throw' | 'uncaught' | 'exit' | 'hang';
+
 /** Main → worker. The image is structured-cloned: the caller keeps its buffer (see worker-pool.ts). */
-export type ToWorker = { type: 'run'; id: number; model: string; image: Uint8Array };
+export type ToWorker =
+  | { type: 'run'; id: number; model: string; image: Uint8Array }
+  | { type: 'test-fault'; id: number; fault: TestFault };
 
 /** Worker → main. Result PNGs are transferred, not copied. Errors travel as data. */
 export type FromWorker =

@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import {
   CancelledError, MosaicError, ProcessingError, ShuttingDownError, TimeoutError, type ErrorCode,
 } from '../errors.js';
-import type { FromWorker, ToWorker } from './messages.js';
+import type { FromWorker, TestFault, ToWorker } from './messages.js';
 import type { InferenceResult } from './types.js';
 
 export interface PoolOptions {
@@ -31,6 +31,8 @@ interface Job {
   slot?: Slot;
   timer?: NodeJS.Timeout;
   cleanup?: () => void;
+  /** TEST ONLY: sent as a test-fault job instead of a run. */
+  fault?: TestFault;
 }
 
 interface Slot {
@@ -76,6 +78,20 @@ export class WorkerPool {
       this.queue.push(job);
       this.dispatch();
     });
+  }
+
+  /**
+   * @internal TEST ONLY: a job that makes the worker taking it misbehave
+   * (see TestFault), settled like a request: PROCESSING_ERROR, or TIMEOUT
+   * and a replaced worker for 'hang'.
+   */
+  injectFaultForTest(fault: TestFault): Promise<void> {
+    if (this.closing) return Promise.reject(new ShuttingDownError());
+    return new Promise<InferenceResult[]>((resolve, reject) => {
+      const job: Job = { id: this.nextId++, model: `test-fault:${fault}`, image: new Uint8Array(0), resolve, reject, settled: false, attempts: 0, fault };
+      this.queue.push(job);
+      this.dispatch();
+    }).then(() => undefined);
   }
 
   ready(): boolean {
@@ -159,7 +175,8 @@ export class WorkerPool {
       job.timer = setTimeout(() => this.timedOut(job), this.opts.timeoutMs);
       // Cloned, not transferred: the caller's buffer stays intact and we keep it to
       // re-queue the request if a neighbour's timeout takes the worker down.
-      best.worker.postMessage({ type: 'run', id: job.id, model: job.model, image: job.image } satisfies ToWorker);
+      if (job.fault !== undefined) best.worker.postMessage({ type: 'test-fault', id: job.id, fault: job.fault } satisfies ToWorker);
+      else best.worker.postMessage({ type: 'run', id: job.id, model: job.model, image: job.image } satisfies ToWorker);
     }
   }
 

@@ -223,14 +223,15 @@ export class CallbackNotifier extends EventEmitter {
    * Queues one notice: a whole line including its `\n` (`16_58001_25480\n`,
    * `error 3_8_0 outside the grid\n`, `done\n`); the text is opaque here.
    * Throws BusyError when `maxPending` notices are already waiting (listen
-   * for `drain`), ShuttingDownError after close().
+   * for `drain`) unless `overLimit` (the daemon's `done`, which is owed
+   * whatever the backlog), ShuttingDownError after close().
    */
-  enqueue(line: string): void {
+  enqueue(line: string, options: { overLimit?: boolean } = {}): void {
     if (this.#closing !== undefined) throw new ShuttingDownError('the completion notifier is closed');
     if (typeof line !== 'string' || !line.endsWith('\n') || line.indexOf('\n') !== line.length - 1) {
       throw new TypeError(`a notice must be one line ending in "\\n", received ${JSON.stringify(line)}`);
     }
-    if (this.#pending >= this.#opts.maxPending) {
+    if (this.#pending >= this.#opts.maxPending && options.overLimit !== true) {
       this.#refused = true;
       throw new BusyError(
         `${this.#pending} completion notices are waiting for the listener at ${this.#opts.host}:${this.#opts.port} (maxPending ${this.#opts.maxPending})`,

@@ -18,8 +18,13 @@ import { parseTileSyntax, TILE_SYNTAX_HINT } from './tile-syntax.js';
  * | `dirty Z_X_Y` / `dirty Z_X_Y TOKEN` | `{ type: 'dirty', raw, z, x, y, token? }` |
  * | `ping` / `stats`                    | `{ type: 'ping' }` / `{ type: 'stats' }`  |
  * | `bulk Z_X_Y` / `bulk Z_X_Y force`   | `{ type: 'bulk', raw, z, x, y, force }`   |
- * | `expire Z_X_Y`                      | `{ type: 'expire', raw, z, x, y }`        |
+ * | `bulk Z_X_Y force TOKEN`            | `{ ..., force: true, token }`             |
+ * | `expire Z_X_Y` / `expire Z_X_Y TOKEN` | `{ type: 'expire', raw, z, x, y, token? }` |
  * | anything else                       | `{ type: 'invalid', name, reason }`       |
+ *
+ * TOKEN is the admin token (`--admin-token`) for the admin commands `stop`,
+ * `dirty`, `bulk ... force` and `expire`; `expire Z_X_Y force` stays invalid
+ * (expire has no force option), so `force` is never taken as a token there.
  *
  * `bulk` and `expire` (used by `mosaicd seed` / `mosaicd expire`) are
  * answered in-band, on the same connection, instead of on the completion
@@ -67,9 +72,12 @@ export interface DirtyLineCommand extends TileFields {
 export interface BulkLineCommand extends TileFields {
   readonly type: 'bulk';
   readonly force: boolean;
+  /** Only with force: `bulk Z_X_Y force TOKEN`. */
+  readonly token?: string;
 }
 export interface ExpireLineCommand extends TileFields {
   readonly type: 'expire';
+  readonly token?: string;
 }
 export interface PingLineCommand {
   readonly type: 'ping';
@@ -124,13 +132,18 @@ export function parseLineCommand(line: string): LineCommand {
       return parseViewport(args);
     case 'bulk':
     case 'expire': {
-      const force = word === 'bulk' && args.length === 2 && args[1] === 'force';
-      if (args.length < 1 || args.length > (word === 'bulk' ? 2 : 1) || (args.length === 2 && !force)) {
-        return invalid(word, word === 'bulk' ? 'expected bulk Z_X_Y or bulk Z_X_Y force' : 'expected expire Z_X_Y');
+      const force = word === 'bulk' && args.length >= 2 && args[1] === 'force';
+      const ok =
+        word === 'bulk'
+          ? args.length === 1 || (force && args.length <= 3)
+          : args.length === 1 || (args.length === 2 && args[1] !== 'force');
+      if (!ok) {
+        return invalid(word, word === 'bulk' ? 'expected bulk Z_X_Y, bulk Z_X_Y force or bulk Z_X_Y force TOKEN' : 'expected expire Z_X_Y or expire Z_X_Y TOKEN');
       }
       const tile = parseTileSyntax(args[0]!);
       if (tile === undefined) return invalid(args[0]!, `not a tile name (${TILE_SYNTAX_HINT})`);
-      return word === 'bulk' ? { type: 'bulk', ...tile, force } : { type: 'expire', ...tile };
+      if (word === 'bulk') return args.length === 3 ? { type: 'bulk', ...tile, force, token: args[2]! } : { type: 'bulk', ...tile, force };
+      return args.length === 2 ? { type: 'expire', ...tile, token: args[1]! } : { type: 'expire', ...tile };
     }
     case 'cancel':
     case 'dirty': {

@@ -69,6 +69,8 @@ export class RenderPool {
   private restartDelay = RESTART_DELAY_MS;
   private closing: Promise<void> | null = null;
   private readonly idleWaiters: (() => void)[] = [];
+  /** TEST ONLY: metatile key → the fault its next render turns into (armFaultForTest). */
+  private readonly armedFaults = new Map<string, WorkerFault>();
 
   constructor(options: RenderPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.workers ?? os.availableParallelism()));
@@ -92,7 +94,13 @@ export class RenderPool {
       return Promise.reject(err);
     }
     const id = this.nextId++;
-    return this.submit({ type: 'render', id, meta }, `metatile ${metaTileKey(meta)}`, signal);
+    const key = metaTileKey(meta);
+    const fault = this.armedFaults.get(key);
+    if (fault !== undefined) {
+      this.armedFaults.delete(key);
+      return this.submit({ type: 'test-fault', id, fault }, `metatile ${key}`, signal);
+    }
+    return this.submit({ type: 'render', id, meta }, `metatile ${key}`, signal);
   }
 
   stats(): { workers: number; busy: number; queued: number; replaced: number } {
@@ -132,6 +140,16 @@ export class RenderPool {
   injectFaultForTest(fault: WorkerFault): Promise<void> {
     const id = this.nextId++;
     return this.submit({ type: 'test-fault', id, fault }, `test fault ${fault}`).then(() => undefined);
+  }
+
+  /**
+   * @internal TEST ONLY: the next render of this metatile becomes a
+   * test-fault job (see WorkerFault) on whichever worker takes it, so a test
+   * can make a real tile request throw, hang or crash its worker. Reachable
+   * from a daemon only with MOSAICD_TEST_FAULTS=1 (the framed `test_fault`).
+   */
+  armFaultForTest(meta: MetaTile, fault: WorkerFault): void {
+    this.armedFaults.set(metaTileKey(meta), fault);
   }
 
   private submit(message: ToWorker, label: string, signal?: AbortSignal): Promise<RenderedTile[]> {

@@ -19,6 +19,8 @@ export interface SeedOptions {
   command: 'bulk' | 'expire';
   /** Re-render tiles that exist (bulk only; expire always re-renders). */
   force: boolean;
+  /** The daemon's admin token (`--admin-token`), sent with `bulk ... force` and `expire`. */
+  token?: string;
   /** Skip a tile without asking (e.g. it is on disk). */
   skip?: (tile: TileCoord) => boolean;
   signal?: AbortSignal;
@@ -45,7 +47,8 @@ export class Seeder extends EventEmitter {
     let exhausted = false;
     let wake: (() => void) | undefined;
     let buffered = '';
-    const suffix = options.command === 'bulk' && options.force ? ' force' : '';
+    const admin = options.command === 'expire' || options.force;
+    const suffix = `${options.command === 'bulk' && options.force ? ' force' : ''}${admin && options.token ? ` ${options.token}` : ''}`;
 
     const onAbort = () => socket.destroy();
     options.signal?.addEventListener('abort', onAbort, { once: true });

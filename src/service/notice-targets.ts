@@ -27,6 +27,11 @@ export class NoticeTargets {
     this.#options = options;
   }
 
+  /** Notices kept per listener (--max-pending-notices). */
+  get maxPending(): number {
+    return this.#options.maxPending;
+  }
+
   /** The notifier for a peer, or undefined when no listener host may be derived for it. */
   for(peer: string | undefined): CallbackNotifier | undefined {
     const host = this.#options.host ?? (isLoopback(peer) ? stripMapped(peer!) : undefined);

@@ -6,9 +6,9 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /**
- * Admin commands (`stop`, `dirty`, `shutdown`) come from loopback peers
- * only, unless an admin token is configured: then the token is required
- * from everyone.
+ * Admin commands (`stop`, `dirty`, `expire`, `bulk ... force`, `shutdown`)
+ * come from loopback peers only, unless an admin token is configured: then
+ * the token is required from everyone, loopback included.
  */
 export function mayAdminister(peer: string | undefined, token: string | undefined, adminToken: string | undefined): boolean {
   if (adminToken !== undefined) return token === adminToken;

@@ -6,6 +6,7 @@ import type { PriorityClass } from '../scheduler/priority.js';
 import { prefetchTiles, type Viewport } from '../scheduler/viewport.js';
 import { tileCoord, tileName, type TileCoord } from '../tile/tile-coord.js';
 import type { LineContext } from '../transport/line-session.js';
+import type { CallbackNotifier } from '../notify/callback-notifier.js';
 import type { NoticeTargets } from './notice-targets.js';
 import { mayAdminister } from './peer.js';
 
@@ -30,6 +31,13 @@ export interface TileServiceOptions {
 export class TileService {
   readonly #o: TileServiceOptions;
   #stopping = false;
+  /**
+   * Line tile requests accepted and not yet notified, per listener. With the
+   * notices already waiting they must stay within --max-pending-notices, so
+   * that every accepted request's notice has room: a request past that is
+   * refused up front instead of being rendered and its notice lost.
+   */
+  readonly #owedNotices = new Map<CallbackNotifier, number>();
 
   constructor(options: TileServiceOptions) {
     this.#o = options;
@@ -82,13 +90,13 @@ export class TileService {
         this.#lineTile(command.raw, command.z, command.x, command.y, ctx, 'dirty', true);
         return undefined;
       case 'bulk':
-        if (command.force && !mayAdminister(ctx.peer, undefined, this.#o.adminToken)) {
+        if (command.force && !mayAdminister(ctx.peer, command.token, this.#o.adminToken)) {
           ctx.reply(formatErrorNotice(command.raw, refusal('bulk ... force')));
           return undefined;
         }
         return this.#inBand(command.raw, command.z, command.x, command.y, ctx, 'bulk', command.force);
       case 'expire':
-        if (!mayAdminister(ctx.peer, undefined, this.#o.adminToken)) {
+        if (!mayAdminister(ctx.peer, command.token, this.#o.adminToken)) {
           ctx.reply(formatErrorNotice(command.raw, refusal('expire')));
           return undefined;
         }
@@ -137,7 +145,8 @@ export class TileService {
   /** Sends `done` to every listener that was told anything, or to the default one. */
   sendDone(): void {
     const targets = this.#o.notices.all();
-    for (const n of targets.length > 0 ? targets : [this.#o.notices.default()]) n.enqueue(DONE_NOTICE);
+    // `done` is owed whatever the backlog: it may go past --max-pending-notices.
+    for (const n of targets.length > 0 ? targets : [this.#o.notices.default()]) n.enqueue(DONE_NOTICE, { overLimit: true });
   }
 
   #lineTile(raw: string, z: number, x: number, y: number, ctx: LineContext, cls: PriorityClass, force: boolean): void {
@@ -153,6 +162,8 @@ export class TileService {
       this.#notify(ctx, formatErrorNotice(name, 'the daemon is stopping'));
       return;
     }
+    const release = this.#reserveNotice(ctx, name);
+    if (release === undefined) return;
     const done = ctx.track();
     const log = ctx.log.child({ tile: name, cls });
     log.debug('tile requested');
@@ -160,10 +171,12 @@ export class TileService {
       .request(tile, { cls, clientId: ctx.clientId, force })
       .then(
         (outcome) => {
+          release();
           log.debug({ cached: outcome.cached, coalesced: outcome.coalesced }, 'tile ready');
           this.#notify(ctx, formatTileNotice(name));
         },
         (err: unknown) => {
+          release();
           log.debug({ code: codeOf(err), err: messageOf(err) }, 'tile failed');
           // A cancelled tile was withdrawn by its client: no notice is owed.
           if (codeOf(err) === ErrorCode.CANCELLED) return;
@@ -208,6 +221,36 @@ export class TileService {
       return undefined;
     }
     return scheduler.waitForSpace(cls, ctx.signal).then(submit, () => undefined);
+  }
+
+  /**
+   * Makes room for one notice to the peer's listener; returns the function
+   * that gives it back (call it just before the notice is enqueued), or
+   * undefined after answering `error NAME busy ...` in-band when the
+   * listener already has --max-pending-notices waiting or owed.
+   */
+  #reserveNotice(ctx: LineContext, name: string): (() => void) | undefined {
+    const notifier = this.#o.notices.for(ctx.peer);
+    if (notifier === undefined) return () => undefined;
+    const owed = this.#owedNotices.get(notifier) ?? 0;
+    const pending = notifier.stats().pending;
+    const max = this.#o.notices.maxPending;
+    if (pending + owed >= max) {
+      ctx.log.warn({ tile: name, pending, owed, maxPendingNotices: max }, 'tile refused: the completion listener has too many notices waiting');
+      ctx.reply(
+        formatErrorNotice(name, `busy: ${pending} completion notices are waiting for the listener and ${owed} more are owed (--max-pending-notices ${max}); the tile was not queued`),
+      );
+      return undefined;
+    }
+    this.#owedNotices.set(notifier, owed + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#owedNotices.get(notifier) ?? 1) - 1;
+      if (left > 0) this.#owedNotices.set(notifier, left);
+      else this.#owedNotices.delete(notifier);
+    };
   }
 
   /** Delivers a notice to the peer's completion listener; in-band when no listener may be derived. */

@@ -57,6 +57,8 @@ export class FramedSession implements SessionHandle {
   #inputEnded = false;
   #closed = false;
   #paused = false;
+  /** Last complete frame received or reply written (the server's idle rule). */
+  #lastActivity = performance.now();
 
   constructor(options: FramedSessionOptions) {
     this.#o = options;
@@ -85,6 +87,10 @@ export class FramedSession implements SessionHandle {
     return this.#replies.length > 0;
   }
 
+  lastActivityAt(): number {
+    return this.#lastActivity;
+  }
+
   #onEnd(): void {
     this.#inputEnded = true;
     for (const item of this.#decoder.end()) {
@@ -96,6 +102,7 @@ export class FramedSession implements SessionHandle {
   #feed(items: FrameDecoderItem[]): void {
     for (const item of items) {
       if (this.#closed) return;
+      if (item.type !== 'truncated') this.#lastActivity = performance.now();
       switch (item.type) {
         case 'frame':
           this.#accept(item.json, item.payload);
@@ -175,10 +182,11 @@ export class FramedSession implements SessionHandle {
   #write(reply: FramedReply): boolean {
     const { output } = this.#o;
     if (this.#closed || output.destroyed || !output.writable) return true;
+    this.#lastActivity = performance.now();
     const chunks = encodeFrameResponse(reply.json, reply.images);
-    let ok = true;
-    for (const c of chunks) ok = output.write(c);
-    return ok;
+    // One write per response: separate small writes on a no-delay socket become
+    // separate packets and separate reads on the other side.
+    return output.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
   }
 
   #maybeFinish(): void {

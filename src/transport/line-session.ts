@@ -50,6 +50,8 @@ export class LineSession implements SessionHandle {
   #pendingBarriers = 0;
   #peerEnded = false;
   #owed = 0;
+  /** Last complete line received or reply written (the server's idle rule). */
+  #lastActivity = performance.now();
 
   constructor(socket: net.Socket, options: { maxLineBytes: number; handle: LineCommandHandler; log: Logger; clientId?: string }) {
     this.#socket = socket;
@@ -60,7 +62,10 @@ export class LineSession implements SessionHandle {
       peer,
       clientId: options.clientId ?? `line:${peer}`,
       reply: (text) => {
-        if (!socket.destroyed && socket.writable) socket.write(text);
+        if (!socket.destroyed && socket.writable) {
+          this.#lastActivity = performance.now();
+          socket.write(text);
+        }
       },
       track: () => this.#barriers.track(),
       owe: () => {
@@ -96,6 +101,10 @@ export class LineSession implements SessionHandle {
     return this.#pendingBarriers > 0 || this.#owed > 0 || this.#holding;
   }
 
+  lastActivityAt(): number {
+    return this.#lastActivity;
+  }
+
   #onData(chunk: Buffer): void {
     for (const item of this.#decoder.push(chunk)) this.#dispatch(lineCommandOf(item));
   }
@@ -107,6 +116,7 @@ export class LineSession implements SessionHandle {
   }
 
   #dispatch(command: LineCommand): void {
+    this.#lastActivity = performance.now();
     if (this.#holding) {
       this.#held.push(command);
       return;

@@ -7,6 +7,12 @@ import { ProtocolSniffer, type WireProtocol } from '../protocol/protocol-sniffer
 export interface SessionHandle {
   /** True while the peer is owed an answer: silence is then not idleness. */
   isBusy(): boolean;
+  /**
+   * performance.now() of the session's last progress: a complete request
+   * (line or frame) received, or a reply written. Bytes of a request not yet
+   * complete are not progress (see the idle rule in RequestServer).
+   */
+  lastActivityAt(): number;
 }
 
 /** Hands a connection whose protocol is known to the code that speaks it. */
@@ -16,7 +22,7 @@ export interface RequestServerOptions {
   host: string;
   port: number;
   maxConnections: number;
-  /** A connection silent for this long is closed (0 = never). */
+  /** A connection without progress for this long is closed (0 = never); see the idle rule below. */
   idleTimeoutMs: number;
   log: Logger;
   openSession: SessionOpener;
@@ -83,14 +89,28 @@ export class RequestServer {
     socket.on('error', (err) => connLog.debug({ err: err.message }, 'socket error'));
     let session: SessionHandle | undefined;
     if (idleTimeoutMs > 0) {
-      socket.setTimeout(idleTimeoutMs, () => {
-        if (session?.isBusy()) {
-          socket.setTimeout(idleTimeoutMs);
+      // The idle rule (slow-loris guard): a connection must make progress, a
+      // complete request received or a reply written, at least once every
+      // idleTimeoutMs unless it is owed an answer. Bytes alone do not count,
+      // so one byte a second never keeps a line or frame open for ever: a
+      // request must be complete within idleTimeoutMs of the last progress.
+      const acceptedAt = performance.now();
+      let busySeenAt = acceptedAt;
+      let timer: NodeJS.Timeout | undefined;
+      const check = (): void => {
+        const now = performance.now();
+        if (session?.isBusy()) busySeenAt = now;
+        const last = Math.max(acceptedAt, busySeenAt, session?.lastActivityAt() ?? acceptedAt);
+        const left = last + idleTimeoutMs - now;
+        if (left > 0) {
+          timer = setTimeout(check, Math.max(1, left));
           return;
         }
-        connLog.info({ idleTimeoutMs }, 'closing idle connection');
+        connLog.info({ idleTimeoutMs }, 'closing idle connection (no complete request or reply within the idle timeout)');
         socket.destroy();
-      });
+      };
+      timer = setTimeout(check, idleTimeoutMs);
+      socket.once('close', () => clearTimeout(timer));
     }
     const sniffer = new ProtocolSniffer();
     const decide = (protocol: WireProtocol, ended: boolean) => {

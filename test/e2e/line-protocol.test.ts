@@ -135,3 +135,11 @@ t.test('viewport and cancel on the line protocol reach the scheduler for this cl
   const [bad] = await h.listener!.waitFor(['viewport']);
   t.match(bad, { type: 'error', reason: /MIN <= MAX/ });
 });
+
+t.test('stop with nobody listening keeps retrying for --stop-notice-timeout-ms, then exits', async (t) => {
+  const h = await startDaemon(t, { stopNoticeTimeoutMs: 300 }, { listener: false });
+  await h.client.request(['2_2_1'], { barrier: true });
+  await h.client.stop();
+  await h.daemon.closed;
+  t.pass('the daemon stopped although the listener never came');
+});

@@ -28,6 +28,7 @@ export function seedCommand(ctx: CliContext): CommandModule {
         .option('zoom', { type: 'string', demandOption: true, describe: 'zoom range, e.g. 0-8 or 5' })
         .option('bbox', { type: 'string', describe: 'minlon,minlat,maxlon,maxlat (default: the world); write --bbox=-10,36,30,60 when it starts with a minus' })
         .option('force', { type: 'boolean', describe: 're-render tiles that already exist' })
+        .option('token', { type: 'string', describe: 'admin token, if the daemon requires one (for --force)' })
         .option('only-missing', { type: 'boolean', describe: 'skip tiles already in --tiles-dir without asking the daemon' })
         .option('tiles-dir', { type: 'string', default: './tiles', describe: 'the daemon\'s tile folder (for --only-missing)' })
         .option('layout', { choices: ['flat', 'zxy'], default: 'flat', describe: 'the daemon\'s tile layout (for --only-missing)' })
@@ -49,6 +50,7 @@ export function seedCommand(ctx: CliContext): CommandModule {
           port: (argv.port as number | undefined) ?? 12345,
           command: 'bulk',
           force: argv.force === true,
+          ...(argv.token ? { token: argv.token as string } : {}),
           ...(skip ? { skip } : {}),
           signal,
         }),
@@ -66,7 +68,8 @@ export function expireCommand(ctx: CliContext): CommandModule {
     builder: (y) =>
       connectionOptions(y)
         .positional('file', { type: 'string', describe: 'file of Z/X/Y lines (default: stdin)' })
-        .option('max-zoom', { type: 'number', default: MAX_SUPPORTED_ZOOM, describe: 'ignore lines above this zoom' }),
+        .option('max-zoom', { type: 'number', default: MAX_SUPPORTED_ZOOM, describe: 'ignore lines above this zoom' })
+        .option('token', { type: 'string', describe: 'admin token, if the daemon requires one' }),
     handler: async (argv) => {
       const input = argv.file ? createReadStream(argv.file as string) : process.stdin;
       const maxZoom = argv['max-zoom'] as number;
@@ -88,6 +91,7 @@ export function expireCommand(ctx: CliContext): CommandModule {
           port: (argv.port as number | undefined) ?? 12345,
           command: 'expire',
           force: true,
+          ...(argv.token ? { token: argv.token as string } : {}),
           signal,
         }),
       );

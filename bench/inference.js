@@ -2,6 +2,7 @@
 // batching on vs off with 8 concurrent clients, latency, and framed ping
 // round trip vs a raw loopback TCP echo measured in the same run.
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { FramedClient } from '../dist/client/framed-client.js';
@@ -37,7 +38,7 @@ async function throughput(client, image, { concurrency, total }) {
   return { imagesPerSecond: total / ((performance.now() - started) / 1000), p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
 }
 
-async function pingRoundTrip(port, n) {
+export async function pingRoundTrip(port, n) {
   const client = await FramedClient.connect({ port });
   for (let i = 0; i < 50; i++) await client.ping();
   const t0 = performance.now();
@@ -47,11 +48,16 @@ async function pingRoundTrip(port, n) {
   return us;
 }
 
-/** The baseline: a raw loopback TCP echo of the same bytes, one at a time. */
-async function echoRoundTrip(n, bytes) {
-  const server = net.createServer((s) => s.pipe(s)).listen({ port: 0, host: '127.0.0.1' });
-  await once(server, 'listening');
-  const socket = net.connect({ port: server.address().port, host: '127.0.0.1' });
+/**
+ * The baseline: the same bytes through a raw loopback TCP echo server, one
+ * at a time. The echo server is a child process like the daemon, so both
+ * round trips cross the same process boundary.
+ */
+export async function echoRoundTrip(n, bytes) {
+  const server = spawn(process.execPath, ['-e', ECHO_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = await once(server.stdout, 'data');
+  const port = Number(String(line).trim());
+  const socket = net.connect({ port, host: '127.0.0.1' });
   socket.setNoDelay(true);
   await once(socket, 'connect');
   const payload = Buffer.alloc(bytes, 0x61);
@@ -73,9 +79,14 @@ async function echoRoundTrip(n, bytes) {
   for (let i = 0; i < n; i++) await roundTrip();
   const us = ((performance.now() - t0) / n) * 1000;
   socket.destroy();
-  server.close();
+  server.kill();
   return us;
 }
+
+const ECHO_SERVER = `
+const net = require('node:net');
+const s = net.createServer({ noDelay: true }, (c) => c.pipe(c)).listen(0, '127.0.0.1', () => console.log(s.address().port));
+`;
 
 export async function inferenceBench({ runs = 3 } = {}) {
   const image = await textImage();

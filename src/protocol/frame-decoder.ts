@@ -1,6 +1,6 @@
 import { ProtocolError, TooLargeError, type MosaicError } from '../errors.js';
 import { MAX_FRAME_JSON_BYTES, MAX_PAYLOAD_BYTES } from '../limits.js';
-import { ByteQueue } from './byte-queue.js';
+import { LengthPrefixedDecoder, checkLimit } from './length-prefixed-decoder.js';
 
 /**
  * Decoder for the framed request envelope (wire.md §5), all integers u64 LE:
@@ -73,8 +73,6 @@ const enum State {
   JSON,
   PAYLOAD_LENGTH,
   PAYLOAD,
-  FAILED,
-  ENDED,
 }
 
 const STATE_NAMES: Record<State, string> = {
@@ -82,65 +80,29 @@ const STATE_NAMES: Record<State, string> = {
   [State.JSON]: 'the JSON',
   [State.PAYLOAD_LENGTH]: 'the payload length',
   [State.PAYLOAD]: 'the payload',
-  [State.FAILED]: 'failed',
-  [State.ENDED]: 'ended',
 };
 
-export class FrameDecoder {
+export class FrameDecoder extends LengthPrefixedDecoder<FrameItem | BadFrameItem | FatalFrameItem> {
+  protected readonly messageName = 'frame';
   readonly #maxJsonBytes: number;
   readonly #maxPayloadBytes: number;
-  readonly #queue = new ByteQueue();
   #state = State.JSON_LENGTH;
-  /** Bytes the current state waits for. */
-  #need = 8;
   #json: Buffer | undefined;
   /** Set when the frame being read is known bad but the stream is still in sync. */
   #badFrame: ProtocolError | undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
+    super();
     this.#maxJsonBytes = checkLimit('maxJsonBytes', options.maxJsonBytes ?? MAX_FRAME_JSON_BYTES);
     this.#maxPayloadBytes = checkLimit('maxPayloadBytes', options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES, 0);
   }
 
-  /** Bytes held for the frame in progress. */
-  get bufferedBytes(): number {
-    return this.#queue.length;
-  }
-
-  push(chunk: Buffer): FrameDecoderItem[] {
-    if (this.#state === State.FAILED || this.#state === State.ENDED) return [];
-    this.#queue.push(chunk);
-    const items: FrameDecoderItem[] = [];
-    while (this.#queue.length >= this.#need) {
-      const item = this.#step();
-      if (item === undefined) continue;
-      items.push(item);
-      if (item.type === 'fatal') break;
-    }
-    return items;
-  }
-
-  /** The input ended. Returns a `truncated` item when it ended inside a frame. */
-  end(): FrameDecoderItem[] {
-    const state = this.#state;
-    if (state === State.FAILED || state === State.ENDED) return [];
-    this.#state = State.ENDED;
-    const have = this.#queue.length;
-    this.#queue.clear();
-    if (state === State.JSON_LENGTH && have === 0) return [];
-    const error = new ProtocolError(
-      `stream ended mid-frame: ${have} of ${this.#need} bytes of ${STATE_NAMES[state]} received`,
-    );
-    return [{ type: 'truncated', error }];
-  }
-
-  /** Runs one state transition; #need bytes are queued. */
-  #step(): FrameDecoderItem | undefined {
+  protected step(need: number): FrameItem | BadFrameItem | FatalFrameItem | undefined {
     switch (this.#state) {
       case State.JSON_LENGTH: {
-        const n = this.#queue.consumeU64();
+        const n = this.queue.consumeU64();
         if (n > BigInt(this.#maxJsonBytes)) {
-          return this.#fail(new TooLargeError(`frame JSON length ${n} is over the limit of ${this.#maxJsonBytes} bytes`));
+          return this.fail(new TooLargeError(`frame JSON length ${n} is over the limit of ${this.#maxJsonBytes} bytes`));
         }
         if (n === 0n) {
           this.#badFrame = new ProtocolError('frame JSON length is 0 (expected 1 or more bytes of JSON metadata)');
@@ -151,24 +113,22 @@ export class FrameDecoder {
         return undefined;
       }
       case State.JSON:
-        this.#json = this.#queue.consume(this.#need);
+        this.#json = this.queue.consume(need);
         this.#goto(State.PAYLOAD_LENGTH, 8);
         return undefined;
       case State.PAYLOAD_LENGTH: {
-        const m = this.#queue.consumeU64();
+        const m = this.queue.consumeU64();
         if (m > BigInt(this.#maxPayloadBytes)) {
           const json = this.#json;
-          const fatal = this.#fail(
-            new TooLargeError(`frame payload length ${m} is over the limit of ${this.#maxPayloadBytes} bytes`),
-          );
+          const fatal = this.fail(new TooLargeError(`frame payload length ${m} is over the limit of ${this.#maxPayloadBytes} bytes`));
           return json === undefined ? fatal : { ...fatal, json };
         }
         this.#goto(State.PAYLOAD, Number(m));
-        // A zero-length payload is complete already; the loop in push() runs PAYLOAD with #need = 0.
+        // A zero-length payload is complete already; push() runs PAYLOAD with need = 0.
         return undefined;
       }
       case State.PAYLOAD: {
-        const payload = this.#queue.consume(this.#need);
+        const payload = this.queue.consume(need);
         const json = this.#json;
         const bad = this.#badFrame;
         this.#json = undefined;
@@ -179,28 +139,24 @@ export class FrameDecoder {
         }
         return { type: 'frame', json, payload };
       }
-      default:
-        throw new Error(`FrameDecoder stepped in state ${STATE_NAMES[this.#state]}`);
     }
+  }
+
+  protected atMessageStart(): boolean {
+    return this.#state === State.JSON_LENGTH;
+  }
+
+  protected describeState(): string {
+    return STATE_NAMES[this.#state];
+  }
+
+  protected dropPartial(): void {
+    this.#json = undefined;
+    this.#badFrame = undefined;
   }
 
   #goto(state: State, need: number): void {
     this.#state = state;
-    this.#need = need;
+    this.expect(need);
   }
-
-  #fail(error: MosaicError): FatalFrameItem {
-    this.#state = State.FAILED;
-    this.#need = Infinity;
-    this.#json = undefined;
-    this.#queue.clear();
-    return { type: 'fatal', error };
-  }
-}
-
-function checkLimit(name: string, value: number, min = 1): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${String(value)}`);
-  }
-  return value;
 }

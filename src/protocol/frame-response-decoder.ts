@@ -1,6 +1,6 @@
 import { ProtocolError, TooLargeError, type MosaicError } from '../errors.js';
 import { MAX_FRAME_JSON_BYTES, MAX_PAYLOAD_BYTES } from '../limits.js';
-import { ByteQueue } from './byte-queue.js';
+import { LengthPrefixedDecoder, checkLimit } from './length-prefixed-decoder.js';
 
 /**
  * Client side of the framed protocol: response bytes -> `{json, images}`
@@ -58,8 +58,6 @@ const enum State {
   IMAGE_COUNT,
   IMAGE_LENGTH,
   IMAGE,
-  FAILED,
-  ENDED,
 }
 
 const STATE_NAMES: Record<State, string> = {
@@ -68,96 +66,74 @@ const STATE_NAMES: Record<State, string> = {
   [State.IMAGE_COUNT]: 'the image count',
   [State.IMAGE_LENGTH]: 'an image length',
   [State.IMAGE]: 'an image',
-  [State.FAILED]: 'failed',
-  [State.ENDED]: 'ended',
 };
 
-export class FrameResponseDecoder {
+export class FrameResponseDecoder extends LengthPrefixedDecoder<FrameResponseItem | FatalResponseItem> {
+  protected readonly messageName = 'response';
   readonly #maxJsonBytes: number;
   readonly #maxImageBytes: number;
   readonly #maxImageCount: number;
-  readonly #queue = new ByteQueue();
   #state = State.JSON_LENGTH;
-  #need = 8;
   #json: Buffer | undefined;
   #images: Buffer[] = [];
   #imagesLeft = 0;
 
   constructor(options: FrameResponseDecoderOptions = {}) {
+    super();
     this.#maxJsonBytes = checkLimit('maxJsonBytes', options.maxJsonBytes ?? MAX_FRAME_JSON_BYTES);
     this.#maxImageBytes = checkLimit('maxImageBytes', options.maxImageBytes ?? MAX_PAYLOAD_BYTES);
     this.#maxImageCount = checkLimit('maxImageCount', options.maxImageCount ?? DEFAULT_MAX_IMAGE_COUNT);
   }
 
-  get bufferedBytes(): number {
-    return this.#queue.length;
-  }
-
-  push(chunk: Buffer): FrameResponseDecoderItem[] {
-    if (this.#state === State.FAILED || this.#state === State.ENDED) return [];
-    this.#queue.push(chunk);
-    const items: FrameResponseDecoderItem[] = [];
-    while (this.#queue.length >= this.#need) {
-      const item = this.#step();
-      if (item === undefined) continue;
-      items.push(item);
-      if (item.type === 'fatal') break;
-    }
-    return items;
-  }
-
-  /** The input ended. Returns a `truncated` item when it ended inside a response. */
-  end(): FrameResponseDecoderItem[] {
-    const state = this.#state;
-    if (state === State.FAILED || state === State.ENDED) return [];
-    this.#state = State.ENDED;
-    const have = this.#queue.length;
-    this.#queue.clear();
-    if (state === State.JSON_LENGTH && have === 0) return [];
-    const error = new ProtocolError(
-      `stream ended mid-response: ${have} of ${this.#need} bytes of ${STATE_NAMES[state]} received`,
-    );
-    return [{ type: 'truncated', error }];
-  }
-
-  #step(): FrameResponseDecoderItem | undefined {
+  protected step(need: number): FrameResponseItem | FatalResponseItem | undefined {
     switch (this.#state) {
       case State.JSON_LENGTH: {
-        const n = this.#queue.consumeU64();
-        if (n === 0n) return this.#fail(new ProtocolError('response JSON length is 0'));
+        const n = this.queue.consumeU64();
+        if (n === 0n) return this.fail(new ProtocolError('response JSON length is 0'));
         if (n > BigInt(this.#maxJsonBytes)) {
-          return this.#fail(new TooLargeError(`response JSON length ${n} is over the limit of ${this.#maxJsonBytes} bytes`));
+          return this.fail(new TooLargeError(`response JSON length ${n} is over the limit of ${this.#maxJsonBytes} bytes`));
         }
         this.#goto(State.JSON, Number(n));
         return undefined;
       }
       case State.JSON:
-        this.#json = this.#queue.consume(this.#need);
+        this.#json = this.queue.consume(need);
         this.#goto(State.IMAGE_COUNT, 8);
         return undefined;
       case State.IMAGE_COUNT: {
-        const k = this.#queue.consumeU64();
+        const k = this.queue.consumeU64();
         if (k > BigInt(this.#maxImageCount)) {
-          return this.#fail(new TooLargeError(`response image count ${k} is over the limit of ${this.#maxImageCount}`));
+          return this.fail(new TooLargeError(`response image count ${k} is over the limit of ${this.#maxImageCount}`));
         }
         this.#imagesLeft = Number(k);
         return this.#nextImageOrDone();
       }
       case State.IMAGE_LENGTH: {
-        const l = this.#queue.consumeU64();
+        const l = this.queue.consumeU64();
         if (l > BigInt(this.#maxImageBytes)) {
-          return this.#fail(new TooLargeError(`response image length ${l} is over the limit of ${this.#maxImageBytes} bytes`));
+          return this.fail(new TooLargeError(`response image length ${l} is over the limit of ${this.#maxImageBytes} bytes`));
         }
         this.#goto(State.IMAGE, Number(l));
         return undefined;
       }
       case State.IMAGE:
-        this.#images.push(this.#queue.consume(this.#need));
+        this.#images.push(this.queue.consume(need));
         this.#imagesLeft--;
         return this.#nextImageOrDone();
-      default:
-        throw new Error(`FrameResponseDecoder stepped in state ${STATE_NAMES[this.#state]}`);
     }
+  }
+
+  protected atMessageStart(): boolean {
+    return this.#state === State.JSON_LENGTH;
+  }
+
+  protected describeState(): string {
+    return STATE_NAMES[this.#state];
+  }
+
+  protected dropPartial(): void {
+    this.#json = undefined;
+    this.#images = [];
   }
 
   #nextImageOrDone(): FrameResponseItem | undefined {
@@ -174,22 +150,6 @@ export class FrameResponseDecoder {
 
   #goto(state: State, need: number): void {
     this.#state = state;
-    this.#need = need;
+    this.expect(need);
   }
-
-  #fail(error: MosaicError): FatalResponseItem {
-    this.#state = State.FAILED;
-    this.#need = Infinity;
-    this.#json = undefined;
-    this.#images = [];
-    this.#queue.clear();
-    return { type: 'fatal', error };
-  }
-}
-
-function checkLimit(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
 }

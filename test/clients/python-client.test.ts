@@ -4,7 +4,7 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { BIN, ROOT, assertProcessOutput, exitCodeOf, pngSize, requireProgram, run, startServe, startSink, tempDir, writeTextPng } from './fixtures/helpers.js';
+import { BIN, ROOT, assertMapExampleOutput, assertProcessOutput, exitCodeOf, pngSize, requireProgram, run, startServe, startSink, tempDir, writeTextPng } from './fixtures/helpers.js';
 
 const PY = path.join(ROOT, 'clients', 'python');
 const PY_ENV = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' };
@@ -87,21 +87,7 @@ t.test('Python client against a real daemon', async (t) => {
       [path.join(PY, 'examples', 'map_client.py'), '--port', String(serve.port), '--callback-port', String(serve.callbackPort), ...tiles],
       { env: PY_ENV },
     );
-    t.equal(r.code, 0, 'exits 0', { output: r.output });
-    const notices = r.stdout.split('\n').filter((l) => l.startsWith('notice '));
-    for (const name of ['16_58001_25480', '16_58001_25481', '16_58002_25480']) {
-      t.ok(notices.includes(`notice tile ${name}`), `a notice for ${name}`, { output: r.output });
-    }
-    t.ok(notices.some((l) => l.startsWith('notice error 3_9_0: ')), 'an error notice for the tile outside the grid', { output: r.output });
-    t.equal(notices.at(-1), 'notice done', 'done is the last notice');
-    t.match(r.stdout, /^barrier: 4 tiles finished$/m);
-    t.match(r.stdout, /^all notices: 3 rendered, 1 failed$/m);
-    t.match(r.stdout, /finished\n$/, 'finished after done');
-    for (const name of ['16_58001_25480', '16_58001_25481', '16_58002_25480']) {
-      const file = path.join(serve.tilesDir, `${name}.png`);
-      t.ok(existsSync(file), `${name}.png exists`);
-      t.same(await pngSize(file), [256, 256, 'png'], `${name}.png decodes as a 256x256 PNG`);
-    }
+    await assertMapExampleOutput(t, r, serve);
     t.equal(await exitCodeOf(serve.daemon), 0, 'the daemon exits 0 after stop', { output: serve.daemon.output() });
   });
 });

@@ -27,7 +27,12 @@ export const MAX_PENDING_NOTICES = 1_000_000;
 /** Simultaneous client connections on the request port. */
 export const MAX_CONNECTIONS = 1024;
 
-/** A connection that sends nothing for this long is closed (slow-loris guard), ms. */
+/**
+ * A connection that completes no request (line or frame) and is written no
+ * reply for this long is closed, unless it is owed an answer, ms. Bytes of an
+ * unfinished request do not count, so a line or frame must arrive whole
+ * within this time (slow-loris guard; src/transport/request-server.ts).
+ */
 export const IDLE_TIMEOUT_MS = 120_000;
 
 /** A single render job past this is failed and its worker replaced, ms. */

@@ -44,7 +44,7 @@ export const DAEMON_FLAGS = {
   'max-input-pixels': { type: 'number', describe: `largest decoded image (default ${DEFAULT_CONFIG.maxInputPixels})` },
   'max-connections': { type: 'number', describe: `simultaneous connections (default ${DEFAULT_CONFIG.maxConnections})` },
   'max-pending-notices': { type: 'number', describe: `notices kept for an absent listener (default ${DEFAULT_CONFIG.maxPendingNotices})` },
-  'idle-timeout-ms': { type: 'number', describe: `close connections silent this long (default ${DEFAULT_CONFIG.idleTimeoutMs})` },
+  'idle-timeout-ms': { type: 'number', describe: `close a connection that completes no request and gets no answer for this long; bytes of an unfinished line or frame do not count (default ${DEFAULT_CONFIG.idleTimeoutMs}; 0 = never)` },
   'stop-notice-timeout-ms': { type: 'number', describe: `on stop, keep retrying notices for an absent listener this long, 0 = forever (default ${DEFAULT_CONFIG.stopNoticeTimeoutMs})` },
   'render-timeout-ms': { type: 'number', describe: `fail a render past this (default ${DEFAULT_CONFIG.renderTimeoutMs})` },
   'inference-timeout-ms': { type: 'number', describe: `fail an inference past this (default ${DEFAULT_CONFIG.inferenceTimeoutMs})` },

@@ -11,10 +11,16 @@ import t from 'tap';
 import sharp from 'sharp';
 import { DEFAULT_CONFIG } from '../../src/config/daemon-config.js';
 import { INFERENCE_TIMEOUT_MS, RENDER_TIMEOUT_MS } from '../../src/limits.js';
-import { OrderedListener, RawFramed, exchange, freePort, startHard } from './lib.js';
+import { OrderedListener, RawFramed, exchange, freePort, startHard, waitUntil } from './fixtures/lib.js';
 
-const RENDER_TIMEOUT = 800;
-const INFERENCE_TIMEOUT = 800;
+// Short, but not so short that preparing a zoom level's geometry (timed like a
+// render) could run out on a loaded machine: the tiles are at zoom 2 (the
+// smallest dataset).
+const RENDER_TIMEOUT = 2000;
+// The inference deadline counts from the moment a worker takes the request, and a
+// replaced worker loads its model again: the model is preloaded and readiness awaited
+// before each real request, so only the injected hang can run into this deadline.
+const INFERENCE_TIMEOUT = 2000;
 
 t.test('defaults', async (t) => {
   t.equal(DEFAULT_CONFIG.renderTimeoutMs, RENDER_TIMEOUT_MS);
@@ -35,10 +41,10 @@ t.test('render faults: throw, hang (--render-timeout-ms), exit, uncaught; only t
   };
 
   const cases: Array<{ fault: string; tile: string; next: string; reason: RegExp; replaces: boolean }> = [
-    { fault: 'throw', tile: '4_1_1', next: '4_1_2', reason: /^metatile 4\/1\/1\/1 failed in the render worker: test fault: the renderer threw$/, replaces: false },
-    { fault: 'hang', tile: '4_2_1', next: '4_2_2', reason: new RegExp(`^metatile 4/2/1/1 took longer than ${RENDER_TIMEOUT} ms$`), replaces: true },
-    { fault: 'exit', tile: '4_3_1', next: '4_3_2', reason: /^metatile 4\/3\/1\/1 failed: render worker exited with code 70$/, replaces: true },
-    { fault: 'uncaught', tile: '4_4_1', next: '4_4_2', reason: /^metatile 4\/4\/1\/1 failed: render worker crashed: test fault: uncaught exception/, replaces: true },
+    { fault: 'throw', tile: '2_0_0', next: '2_0_1', reason: /^metatile 2\/0\/0\/1 failed in the render worker: test fault: the renderer threw$/, replaces: false },
+    { fault: 'hang', tile: '2_1_0', next: '2_1_1', reason: new RegExp(`^metatile 2/1/0/1 took longer than ${RENDER_TIMEOUT} ms$`), replaces: true },
+    { fault: 'exit', tile: '2_2_0', next: '2_2_1', reason: /^metatile 2\/2\/0\/1 failed: render worker exited with code 70$/, replaces: true },
+    { fault: 'uncaught', tile: '2_3_0', next: '2_3_1', reason: /^metatile 2\/3\/0\/1 failed: render worker crashed: test fault: uncaught exception/, replaces: true },
   ];
   for (const c of cases) {
     const before = replaced();
@@ -56,24 +62,25 @@ t.test('render faults: throw, hang (--render-timeout-ms), exit, uncaught; only t
   }
 
   // On the framed protocol the hung render is TIMEOUT; a job of its own (no tile) too.
-  await arm('4_5_1', 'hang');
-  const timeout = await control.request({ command: 'render', request_id: 'r', tile: '4_5_1' }, undefined, 20_000);
-  t.match(timeout.json, { success: false, request_id: 'r', error: { code: 'TIMEOUT', message: /took longer than 800 ms/ } });
+  await arm('2_0_2', 'hang');
+  const timeout = await control.request({ command: 'render', request_id: 'r', tile: '2_0_2' }, undefined, 20_000);
+  t.match(timeout.json, { success: false, request_id: 'r', error: { code: 'TIMEOUT', message: new RegExp(`took longer than ${RENDER_TIMEOUT} ms`) } });
   const thrown = await control.request({ command: 'test_fault', request_id: 'j', target: 'render', fault: 'throw' });
   t.match(thrown.json, { success: false, error: { code: 'PROCESSING_ERROR', message: /renderer threw/ } });
-  const ok = await control.request({ command: 'render', request_id: 'ok', tile: '4_5_1' }, undefined, 20_000);
-  t.match(ok.json, { success: true, request_id: 'ok', results: [{ tile: '4_5_1', image_width: 256 }] }, 'later jobs succeed');
+  const ok = await control.request({ command: 'render', request_id: 'ok', tile: '2_0_2' }, undefined, 20_000);
+  t.match(ok.json, { success: true, request_id: 'ok', results: [{ tile: '2_0_2', image_width: 256 }] }, 'later jobs succeed');
   t.equal((h.daemon.stats().render as { workers: number }).workers, 1, 'one worker, as configured');
 });
 
-t.test('inference faults: throw, hang (--inference-timeout-ms), exit; only that request fails, the worker is replaced, later requests succeed', async (t) => {
-  const h = await startHard(t, { inference: true, inferenceWorkers: 1, inferenceTimeoutMs: INFERENCE_TIMEOUT });
+t.test('inference faults: throw, hang (--inference-timeout-ms), exit, uncaught; only that request fails, the worker is replaced, later requests succeed', async (t) => {
+  const h = await startHard(t, { inference: true, inferenceWorkers: 1, inferenceTimeoutMs: INFERENCE_TIMEOUT, preload: ['text-direction'] });
   const conn = await RawFramed.open(h.port);
   t.teardown(() => conn.socket.destroy());
   const png = await sharp({ create: { width: 192, height: 48, channels: 3, background: '#ffffff' } }).png().toBuffer();
   const processOk = async (id: string) => {
+    await waitUntil('the inference workers to be ready (model loaded)', () => h.daemon.ready(), 30_000);
     const r = await conn.request({ command: 'process', request_id: id, camera_number: 0, model: 'text-direction' }, png, 30_000);
-    t.match(r.json, { success: true, request_id: id }, `${id}: a real request succeeds`);
+    t.match(r.json, { success: true, request_id: id }, `${id}: a real request succeeds (${r.json.error?.code ?? 'ok'} ${r.json.error?.message ?? ''})`);
   };
   await processOk('warm-up');
 
@@ -83,6 +90,7 @@ t.test('inference faults: throw, hang (--inference-timeout-ms), exit; only that 
 
   // A hang and a real request sent together: the hang times out, its worker is
   // replaced, and the real request (queued again) still succeeds.
+  await waitUntil('the inference workers to be ready', () => h.daemon.ready(), 30_000);
   const hang = conn.request({ command: 'test_fault', request_id: 'hang', target: 'inference', fault: 'hang' }, undefined, 30_000);
   const alongside = conn.request({ command: 'process', request_id: 'alongside', camera_number: 0, model: 'text-direction' }, png, 30_000);
   const [hung, neighbour] = await Promise.all([hang, alongside]);
@@ -92,6 +100,10 @@ t.test('inference faults: throw, hang (--inference-timeout-ms), exit; only that 
   const exited = await conn.request({ command: 'test_fault', request_id: 'exit', target: 'inference', fault: 'exit' }, undefined, 30_000);
   t.match(exited.json, { success: false, error: { code: 'PROCESSING_ERROR', message: /the inference worker crashed/ } });
   await processOk('after exit');
+
+  const uncaught = await conn.request({ command: 'test_fault', request_id: 'uncaught', target: 'inference', fault: 'uncaught' }, undefined, 30_000);
+  t.match(uncaught.json, { success: false, error: { code: 'PROCESSING_ERROR', message: /the inference worker crashed/ } });
+  await processOk('after uncaught');
 
   const stats = await conn.request({ command: 'stats', request_id: 's' });
   const models = (stats.json.stats as { inference: { models: Record<string, { requests: number }> } }).inference.models;

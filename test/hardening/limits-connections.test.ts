@@ -9,7 +9,7 @@ import t from 'tap';
 import type net from 'node:net';
 import { DEFAULT_CONFIG } from '../../src/config/daemon-config.js';
 import { IDLE_TIMEOUT_MS, MAX_CONNECTIONS } from '../../src/limits.js';
-import { RawFramed, closeOf, connect, exchange, frame, readUntil, startHard, u64, waitUntil, within } from './lib.js';
+import { RawFramed, closeOf, connect, exchange, frame, readUntil, startHard, u64, waitUntil, within } from './fixtures/lib.js';
 
 /** Resolves with how long after `since` the socket closed. */
 async function closedAfter(socket: net.Socket, since: number, boundMs: number, what: string): Promise<number> {

@@ -1,5 +1,6 @@
 /**
- * Input size limits, each at and past the limit: line length
+ * Input size limits, each at and past the limit (and pipelining past
+ * MAX_PIPELINED_REQUESTS, which pauses reading instead of refusing): line length
  * (MAX_LINE_BYTES, --max-line-bytes), frame JSON (MAX_FRAME_JSON_BYTES,
  * 10 MiB, --max-frame-json-bytes), payload (MAX_PAYLOAD_BYTES,
  * --max-payload-bytes) and decoded pixels (MAX_INPUT_PIXELS,
@@ -8,8 +9,9 @@
 import t from 'tap';
 import sharp from 'sharp';
 import { MAX_FRAME_JSON_BYTES, MAX_INPUT_PIXELS } from '../../src/limits.js';
+import { MAX_PIPELINED_REQUESTS } from '../../src/transport/framed-session.js';
 import { DEFAULT_CONFIG } from '../../src/config/daemon-config.js';
-import { OrderedListener, RawFramed, connect, exchange, frame, freePort, pngBomb, readUntil, startHard, u64 } from './lib.js';
+import { OrderedListener, RawFramed, connect, exchange, frame, freePort, pngBomb, readUntil, startHard, u64 } from './fixtures/lib.js';
 
 /** A ping frame whose JSON is exactly `size` bytes (padded with a string field). */
 function pingJsonOfSize(size: number, requestId: number): Buffer {
@@ -75,6 +77,15 @@ t.test('frame JSON: the default 10 MiB limit, exactly at it and one byte past', 
   const fresh = await RawFramed.open(h.port);
   t.teardown(() => fresh.socket.destroy());
   t.match((await fresh.request({ command: 'ping', request_id: 3 })).json, { success: true, pong: true }, 'the daemon keeps serving');
+
+  // MAX_PIPELINED_REQUESTS (64) is a read pause, not a refusal: far more may be pipelined.
+  const n = MAX_PIPELINED_REQUESTS * 16;
+  const pipe = await RawFramed.open(h.port);
+  t.teardown(() => pipe.socket.destroy());
+  pipe.write(Buffer.concat(Array.from({ length: n }, (_, i) => frame(i % 8 === 7 ? { command: 'render', request_id: i, tile: '1_1_1' } : { command: 'ping', request_id: i }))), n);
+  const answers = await pipe.waitFor(n, 60_000);
+  t.same(answers.map((a) => a.json.request_id), Array.from({ length: n }, (_, i) => i), `${n} pipelined requests (past MAX_PIPELINED_REQUESTS = ${MAX_PIPELINED_REQUESTS}) all answered, in order`);
+  t.ok(answers.every((a) => a.json.success), 'all of them successfully');
 });
 
 t.test('frame JSON and payload limits set by flag: at the limit served, past it TOO_LARGE and closed', async (t) => {

@@ -12,7 +12,7 @@ import { configFromArgv } from '../../src/cli/options.js';
 import { DEFAULT_CONFIG } from '../../src/config/daemon-config.js';
 import { MAX_PENDING_NOTICES } from '../../src/limits.js';
 import { DEFAULT_QUEUE_LIMITS } from '../../src/scheduler/priority.js';
-import { OrderedListener, RawFramed, exchange, frame, freePort, startHard, waitUntil } from './lib.js';
+import { OrderedListener, RawFramed, exchange, frame, freePort, startHard, waitUntil } from './fixtures/lib.js';
 
 t.test('queue limits can be set from the flags, the environment and the config file', async (t) => {
   t.same(DEFAULT_CONFIG.queueLimits, DEFAULT_QUEUE_LIMITS);

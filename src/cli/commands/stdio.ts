@@ -18,7 +18,9 @@ export function stdioCommand(ctx: CliContext): CommandModule {
       const daemon = await Daemon.start(config, { listen: false });
       const session = daemon.openFramedSession(process.stdin, process.stdout, undefined, () => void daemon.stop());
       session.start();
-      const onSignal = () => void daemon.stop();
+      // As `serve`: the first signal stops gracefully, a second one at once.
+      let signals = 0;
+      const onSignal = () => void (++signals === 1 ? daemon.stop() : daemon.destroy());
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
       await daemon.closed;

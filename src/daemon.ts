@@ -197,16 +197,16 @@ export class Daemon {
       maxConnections: c.maxConnections,
       idleTimeoutMs: c.idleTimeoutMs,
       log: this.log,
-      openSession: (socket, protocol, buffered, ended, log) => {
+      openSession: (socket, protocol, buffered, ended, log, peer) => {
         if (protocol === 'lines') {
-          const session = new LineSession(socket, { maxLineBytes: c.maxLineBytes, handle: this.tiles.handleLine, log });
+          const session = new LineSession(socket, { peer, maxLineBytes: c.maxLineBytes, handle: this.tiles.handleLine, log });
           session.start(buffered, ended);
           return session;
         }
         const session = this.openFramedSession(
           socket,
           socket,
-          socket.remoteAddress ?? 'unknown',
+          peer,
           (reason) => {
             if (reason === 'error') {
               socket.destroy();

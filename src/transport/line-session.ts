@@ -53,11 +53,11 @@ export class LineSession implements SessionHandle {
   /** Last complete line received or reply written (the server's idle rule). */
   #lastActivity = performance.now();
 
-  constructor(socket: net.Socket, options: { maxLineBytes: number; handle: LineCommandHandler; log: Logger; clientId?: string }) {
+  constructor(socket: net.Socket, options: { peer: string; maxLineBytes: number; handle: LineCommandHandler; log: Logger; clientId?: string }) {
     this.#socket = socket;
     this.#decoder = new LineDecoder({ maxLineBytes: options.maxLineBytes });
     this.#handle = options.handle;
-    const peer = socket.remoteAddress ?? 'unknown';
+    const peer = options.peer;
     this.#context = {
       peer,
       clientId: options.clientId ?? `line:${peer}`,

@@ -16,7 +16,15 @@ export interface SessionHandle {
 }
 
 /** Hands a connection whose protocol is known to the code that speaks it. */
-export type SessionOpener = (socket: net.Socket, protocol: WireProtocol, buffered: Buffer, ended: boolean, log: Logger) => SessionHandle;
+export type SessionOpener = (
+  socket: net.Socket,
+  protocol: WireProtocol,
+  buffered: Buffer,
+  ended: boolean,
+  log: Logger,
+  /** The peer's address, read at accept: once the peer has closed, the socket no longer knows it. */
+  peer: string,
+) => SessionHandle;
 
 export interface RequestServerOptions {
   host: string;
@@ -83,7 +91,8 @@ export class RequestServer {
       return;
     }
     const id = this.#nextId++;
-    const connLog = log.child({ conn: id, peer: socket.remoteAddress });
+    const peer = socket.remoteAddress ?? 'unknown';
+    const connLog = log.child({ conn: id, peer });
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', (err) => connLog.debug({ err: err.message }, 'socket error'));
@@ -117,7 +126,7 @@ export class RequestServer {
       socket.off('data', onData);
       socket.off('end', onEnd);
       connLog.debug({ protocol }, 'connection');
-      session = this.#options.openSession(socket, protocol, sniffer.takeBuffered(), ended, connLog);
+      session = this.#options.openSession(socket, protocol, sniffer.takeBuffered(), ended, connLog, peer);
     };
     const onData = (chunk: Buffer) => {
       const protocol = sniffer.push(chunk);

@@ -1,8 +1,10 @@
 /**
- * Draws one metatile: ocean background, land as one even-odd path, country
- * outlines as one stroked path. Only the parts whose bbox meets the metatile
- * (plus a small buffer) are touched, and they are clipped to that buffered
- * rectangle, so no draw call ever carries the whole world.
+ * Draws a block of tiles (a metatile, or one row of one): ocean background,
+ * land as one even-odd path, country outlines as one stroked path. Only the
+ * parts whose bbox meets the block (plus a small buffer) are touched, and
+ * they are clipped to that buffered rectangle, so no draw call ever carries
+ * the whole world. Geometry is in integer world units (geometry.ts WORLD);
+ * pixels per unit is a power of two, so the scaling is exact.
  *
  * All land parts go into a single path and a single fill: neighbouring parts
  * of a split ring share an edge, and filling them one by one would leave a
@@ -11,7 +13,7 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
 import type { MetaTile } from '../tile/tile-coord.js';
 import { clipLine, clipRing, type Rect } from './clip.js';
-import type { Layer, ZoomGeometry } from './geometry.js';
+import { WORLD, type Layer, type ZoomGeometry } from './geometry.js';
 import { STYLE } from './style.js';
 
 /**
@@ -21,25 +23,26 @@ import { STYLE } from './style.js';
  */
 const BUFFER_PX = 4;
 
-/** Where the metatile sits: pixels per unit and the pixel origin of its top-left corner. */
+/** Where the block sits: pixels per world (2^z · tile size), pixels per world unit, and the pixel origin of its top-left corner. */
 interface View {
   readonly scale: number;
+  readonly k: number;
   readonly ox: number;
   readonly oy: number;
 }
 
 /**
- * The unit-square rectangle that a block of tiles draws from: the tiles
- * x..x+cols−1, y..y+rows−1 at zoom z, plus the buffer.
+ * The rectangle, in world units (geometry.ts WORLD), that a block of tiles
+ * draws from: the tiles x..x+cols−1, y..y+rows−1 at zoom z, plus the buffer.
  */
 export function bufferedRect(z: number, x: number, y: number, cols: number, rows: number, tileSize: number): Rect {
-  const scale = 2 ** z * tileSize;
+  const perPixel = WORLD / (2 ** z * tileSize); // a power of two: exact
   const buffer = BUFFER_PX * (tileSize / 256);
   return {
-    minX: (x * tileSize - buffer) / scale,
-    minY: (y * tileSize - buffer) / scale,
-    maxX: ((x + cols) * tileSize + buffer) / scale,
-    maxY: ((y + rows) * tileSize + buffer) / scale,
+    minX: (x * tileSize - buffer) * perPixel,
+    minY: (y * tileSize - buffer) * perPixel,
+    maxX: ((x + cols) * tileSize + buffer) * perPixel,
+    maxY: ((y + rows) * tileSize + buffer) * perPixel,
   };
 }
 
@@ -66,42 +69,54 @@ export function classifyTile(geom: ZoomGeometry, z: number, x: number, y: number
   if (!fill) return 'ocean';
   // A point inside the tile but off every power-of-two grid line (where ring
   // parts were cut), so it lies strictly inside or outside each part.
-  const n = 2 ** z;
-  return isLand(geom.fill, (x + 0.5123) / n, (y + 0.4871) / n) ? 'land' : 'ocean';
+  const unit = WORLD / 2 ** z;
+  return isLand(geom.fill, (x + 0.5123) * unit, (y + 0.4871) * unit) ? 'land' : 'ocean';
 }
 
 function collides(layer: Layer, r: Rect): boolean {
-  return layer.index.collides(r.minX, r.minY, r.maxX, r.maxY, (i) => i < layer.parts.length);
+  return layer.index.collides(r.minX, r.minY, r.maxX, r.maxY, (i) => i < layer.count);
 }
 
 /** Even-odd over all rings: a point is land if an odd number of ring parts contain it. */
 function isLand(layer: Layer, px: number, py: number): boolean {
   let inside = false;
   for (const i of layer.index.search(px, py, px, py)) {
-    const c = layer.parts[i];
-    if (c !== undefined && ringContains(c, px, py)) inside = !inside;
+    if (i < layer.count && ringContains(layer.coords, layer.offsets[i]!, layer.offsets[i + 1]!, px, py)) inside = !inside;
   }
   return inside;
 }
 
-function ringContains(c: Float64Array, px: number, py: number): boolean {
+/** Point in the ring c[from .. to) (x,y interleaved). */
+function ringContains(c: Int32Array, from: number, to: number, px: number, py: number): boolean {
   let inside = false;
-  const n = c.length >> 1;
-  for (let i = 0, j = n - 1; i < n; j = i++) {
-    const xi = c[2 * i]!, yi = c[2 * i + 1]!, xj = c[2 * j]!, yj = c[2 * j + 1]!;
+  for (let i = from, j = to - 2; i < to; j = i, i += 2) {
+    const xi = c[i]!, yi = c[i + 1]!, xj = c[j]!, yj = c[j + 1]!;
     if (yi > py !== yj > py && px < ((xj - xi) * (py - yi)) / (yj - yi) + xi) inside = !inside;
   }
   return inside;
 }
 
 export function drawMetaTile(ctx: SKRSContext2D, geom: ZoomGeometry, meta: MetaTile, tileSize: number): void {
-  const side = meta.size * tileSize;
-  const scale = 2 ** meta.z * tileSize;
-  const view: View = { scale, ox: meta.x * tileSize, oy: meta.y * tileSize };
-  const rect = bufferedRect(meta.z, meta.x, meta.y, meta.size, meta.size, tileSize);
+  drawBlock(ctx, geom, meta.z, meta.x, meta.y, meta.size, meta.size, tileSize);
+}
+
+/** Draws the tiles x..x+cols−1, y..y+rows−1 at zoom z with the top-left one at the canvas origin. */
+export function drawBlock(
+  ctx: SKRSContext2D,
+  geom: ZoomGeometry,
+  z: number,
+  x: number,
+  y: number,
+  cols: number,
+  rows: number,
+  tileSize: number,
+): void {
+  const scale = 2 ** z * tileSize;
+  const view: View = { scale, k: scale / WORLD, ox: x * tileSize, oy: y * tileSize };
+  const rect = bufferedRect(z, x, y, cols, rows, tileSize);
 
   ctx.fillStyle = STYLE.ocean;
-  ctx.fillRect(0, 0, side, side);
+  ctx.fillRect(0, 0, cols * tileSize, rows * tileSize);
 
   ctx.beginPath();
   forEachWorldCopy(rect, (r, shift) => addRings(ctx, geom.fill, r, shift, view));
@@ -122,8 +137,8 @@ export function drawMetaTile(ctx: SKRSContext2D, geom: ZoomGeometry, meta: MetaT
  */
 function forEachWorldCopy(rect: Rect, draw: (r: Rect, shift: number) => void): void {
   for (const shift of [-1, 0, 1]) {
-    const r = { minX: rect.minX - shift, minY: rect.minY, maxX: rect.maxX - shift, maxY: rect.maxY };
-    if (r.maxX >= 0 && r.minX <= 1) draw(r, shift);
+    const r = { minX: rect.minX - shift * WORLD, minY: rect.minY, maxX: rect.maxX - shift * WORLD, maxY: rect.maxY };
+    if (r.maxX >= 0 && r.minX <= WORLD) draw(r, shift);
   }
 }
 
@@ -133,22 +148,27 @@ function inside(layer: Layer, i: number, r: Rect): boolean {
 }
 
 function addRings(ctx: SKRSContext2D, layer: Layer, r: Rect, shift: number, v: View): void {
-  const k = v.scale;
+  const k = v.k;
   const ox = v.ox - shift * v.scale, oy = v.oy;
+  const { coords, offsets } = layer;
   for (const i of layer.index.search(r.minX, r.minY, r.maxX, r.maxY)) {
-    const part = layer.parts[i];
-    if (part === undefined) continue;
-    const c = inside(layer, i, r) ? part : clipRing(part, r);
-    const n = c.length >> 1;
-    if (n < 3) continue;
-    ctx.moveTo(c[0]! * k - ox, c[1]! * k - oy);
-    for (let j = 1; j < n; j++) ctx.lineTo(c[2 * j]! * k - ox, c[2 * j + 1]! * k - oy);
+    if (i >= layer.count) continue;
+    const from = offsets[i]!, to = offsets[i + 1]!;
+    let c: ArrayLike<number> = coords, a = from, b = to;
+    if (!inside(layer, i, r)) {
+      c = clipRing(coords.subarray(from, to), r);
+      a = 0;
+      b = c.length;
+    }
+    if (b - a < 6) continue;
+    ctx.moveTo(c[a]! * k - ox, c[a + 1]! * k - oy);
+    for (let j = a + 2; j < b; j += 2) ctx.lineTo(c[j]! * k - ox, c[j + 1]! * k - oy);
     ctx.closePath();
   }
 }
 
 function addLines(ctx: SKRSContext2D, layer: Layer, r: Rect, shift: number, v: View): void {
-  const k = v.scale;
+  const k = v.k;
   const ox = v.ox - shift * v.scale, oy = v.oy;
   const emit = (c: ArrayLike<number>, from: number, to: number): void => {
     ctx.moveTo(c[from]! * k - ox, c[from + 1]! * k - oy);
@@ -170,12 +190,13 @@ function addLines(ctx: SKRSContext2D, layer: Layer, r: Rect, shift: number, v: V
     run = [];
     runInside = true;
   };
+  const { coords, offsets } = layer;
   for (const i of ids) {
-    const part = layer.parts[i];
-    if (part === undefined) continue;
+    if (i >= layer.count) continue;
     if (!(i === last + 1 && layer.continues[i] === 1)) flush();
     // The first point of a continuing chunk is the last point of the previous one.
-    for (let j = run.length === 0 ? 0 : 2; j < part.length; j++) run.push(part[j]!);
+    const to = offsets[i + 1]!;
+    for (let j = offsets[i]! + (run.length === 0 ? 0 : 2); j < to; j++) run.push(coords[j]!);
     runInside &&= inside(layer, i, r);
     last = i;
   }

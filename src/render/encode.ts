@@ -51,6 +51,23 @@ export class TileEncoder {
     return this.encodeRaw(rgba);
   }
 
+  /**
+   * Encodes the tile whose top-left pixel is (x, y) in a bigger opaque RGBA
+   * image `imageWidth` pixels wide (a whole metatile), without copying it out
+   * first (palette PNG; truecolour copies the tile for sharp).
+   */
+  async encodeFrom(image: Uint8Array, imageWidth: number, x: number, y: number): Promise<Uint8Array> {
+    const size = this.options.tileSize;
+    const start = 4 * (y * imageWidth + x);
+    const view = image.subarray(start, start + 4 * ((size - 1) * imageWidth + size));
+    const colour = uniformColour(view, size, imageWidth);
+    if (colour !== undefined) return this.flat(colour);
+    if (this.builtin) return encodePalettePng(view, size, size, { stride: imageWidth });
+    const tile = new Uint8Array(4 * size * size);
+    for (let row = 0; row < size; row++) tile.set(view.subarray(4 * row * imageWidth, 4 * (row * imageWidth + size)), 4 * row * size);
+    return this.encodeRaw(tile);
+  }
+
   private encodeUniform(colour: number, rgba: Uint8Array | Uint8ClampedArray): Promise<Uint8Array> {
     let png = this.uniform.get(colour);
     if (png === undefined) {
@@ -72,11 +89,21 @@ export class TileEncoder {
   }
 }
 
-/** The pixel value if every pixel is the same, else undefined. Stops at the first difference. */
-export function uniformColour(rgba: Uint8Array | Uint8ClampedArray): number | undefined {
+/**
+ * The pixel value if every pixel is the same, else undefined. Stops at the
+ * first difference. With `width` and `stride` (pixels), only the first
+ * `width` pixels of each `stride`-pixel row count (a tile in a bigger image).
+ */
+export function uniformColour(rgba: Uint8Array | Uint8ClampedArray, width?: number, stride?: number): number | undefined {
   if (rgba.byteOffset % 4 !== 0) return undefined;
   const px = new Uint32Array(rgba.buffer, rgba.byteOffset, rgba.byteLength >> 2);
   const first = px[0]!;
-  for (let i = 1; i < px.length; i++) if (px[i] !== first) return undefined;
+  if (width === undefined || stride === undefined || stride === width) {
+    for (let i = 1; i < px.length; i++) if (px[i] !== first) return undefined;
+    return first;
+  }
+  for (let row = 0; row < px.length; row += stride) {
+    for (let i = row, end = Math.min(row + width, px.length); i < end; i++) if (px[i] !== first) return undefined;
+  }
   return first;
 }

@@ -1,19 +1,43 @@
 /**
- * Geometry prepared once per worker: for every zoom the shapes of the chosen
- * dataset, simplified to a fraction of a pixel at that zoom, split into small
- * parts, and each part's bbox in a flatbush index. A render then only touches
- * the parts near its metatile.
+ * Geometry per zoom level: for every level the shapes of the chosen dataset,
+ * simplified to a fraction of a pixel at that zoom, split into small parts,
+ * each part's bbox in a flatbush index. A render then only touches the parts
+ * near its metatile.
+ *
+ * A level is stored flat, in a few typed arrays over SharedArrayBuffers
+ * (LevelData): one thread prepares it and every render worker reads the same
+ * memory, so the geometry is built once per pool, not once per worker, and
+ * costs its bytes once. Coordinates are quantised to int32 "world units"
+ * (WORLD per world width, see below), half the bytes of float64.
+ *
+ * Levels are built lazily, the first time a zoom needs one: a z3 render does
+ * not wait for the 10m data, and a process that never draws z6+ never loads it.
  */
 import Flatbush from 'flatbush';
 import { splitRing, type Axis } from './clip.js';
 import { simplifyLine, simplifyRing } from './simplify.js';
 import { loadWorldShapes, ringArea, type Resolution, type WorldShapes } from './world-data.js';
 
+/**
+ * Stored coordinates are unit-square coordinates × WORLD, rounded: 2^-31 of
+ * the world at worst, 1/8 px at z20 (1/32 px at z18, 1/8192 px at z10) —
+ * far below the data (the 10m arcs are quantised to ~2^-16.5 of the world)
+ * and below the simplification tolerance of every level (a quarter pixel at
+ * its zoom: 2^-19 at level 9). float32 would give 2^-25 (8 px at z20).
+ * Shared edges stay shared: equal float64 values round to equal integers.
+ */
+export const WORLD = 2 ** 30;
+
 /** One kind of shape (fill rings or outline lines) at one zoom. */
 export interface Layer {
-  readonly parts: Float64Array[];
-  /** minX, minY, maxX, maxY per part. */
-  readonly bboxes: Float64Array;
+  /** Number of parts. */
+  readonly count: number;
+  /** x,y interleaved, world units; part i is coords[offsets[i] .. offsets[i + 1]). */
+  readonly coords: Int32Array;
+  readonly offsets: Uint32Array;
+  /** minX, minY, maxX, maxY per part, world units. */
+  readonly bboxes: Int32Array;
+  /** The parts' bboxes (ids 0 … count−1; an empty layer holds one dummy box with id 0 ≥ count). */
   readonly index: Flatbush;
   /** Lines only: 1 where part i starts at the last point of part i−1 (a chunk of the same line). */
   readonly continues: Uint8Array;
@@ -23,6 +47,22 @@ export interface ZoomGeometry {
   readonly resolution: Resolution;
   readonly fill: Layer;
   readonly outline: Layer;
+}
+
+/** A Layer as plain data: typed arrays over SharedArrayBuffers, so postMessage shares them instead of copying. */
+export interface LayerData {
+  readonly coords: Int32Array;
+  readonly offsets: Uint32Array;
+  readonly bboxes: Int32Array;
+  readonly continues: Uint8Array;
+  /** flatbush's own buffer (Flatbush.from). */
+  readonly index: SharedArrayBuffer;
+}
+
+export interface LevelData {
+  readonly resolution: Resolution;
+  readonly fill: LayerData;
+  readonly outline: LayerData;
 }
 
 /**
@@ -50,45 +90,118 @@ const MAX_LINE_PART_POINTS = 128;
 /** Stop splitting below this extent (unit square): 2^-18 is ~1 px at z10. */
 const MIN_SPLIT_EXTENT = 2 ** -18;
 
+/** The pixel zoom of a metatile's zoom at a tile size (512 px tiles draw one zoom deeper). */
+export function pixelZoomOf(zoom: number, tileSize: number): number {
+  return zoom + Math.log2(tileSize / 256);
+}
+
+/** The level a pixel zoom draws from (levels above the last one reuse it). */
+export function levelForPixelZoom(pixelZoom: number, maxLevel = MAX_SIMPLIFIED_ZOOM): number {
+  return Math.max(0, Math.min(pixelZoom, maxLevel));
+}
+
 export interface WorldGeometryOptions {
-  /** Prepare levels only up to this pixel zoom (default MAX_SIMPLIFIED_ZOOM). */
+  /** Levels only up to this pixel zoom (default MAX_SIMPLIFIED_ZOOM); deeper zooms use the last. */
   readonly maxPixelZoom?: number;
   /** Override the dataset choice (benchmarks). */
   readonly resolutionForZoom?: (pixelZoom: number) => Resolution;
+  /** Build every level now instead of on first use (benchmarks, comparisons). */
+  readonly eager?: boolean;
+  /** false: never build here; every level must be handed in with addLevel() before it is drawn (render workers). Default true. */
+  readonly build?: boolean;
 }
 
+/**
+ * The levels one thread draws from. Built here on first use (tests, the
+ * in-process renderer, the geometry builder thread), or — in a render
+ * worker (`build: false`) — handed in ready-made with addLevel().
+ */
 export class WorldGeometry {
-  private readonly levels: ZoomGeometry[] = [];
+  /** The highest level (levels above it reuse it). */
+  readonly maxLevel: number;
+  private readonly levels: (ZoomGeometry | undefined)[];
+  private readonly data: (LevelData | undefined)[];
+  /** Parsed datasets kept for the next level that needs them; dropped by releaseSources(). */
+  private readonly shapes = new Map<Resolution, WorldShapes>();
+  private readonly pick: (pixelZoom: number) => Resolution;
+  private readonly builds: boolean;
 
   constructor(options: WorldGeometryOptions = {}) {
-    const pick = options.resolutionForZoom ?? resolutionForZoom;
-    const top = Math.min(options.maxPixelZoom ?? MAX_SIMPLIFIED_ZOOM, MAX_SIMPLIFIED_ZOOM);
-    const shapes = new Map<Resolution, WorldShapes>();
-    for (let z = 0; z <= top; z++) {
-      const res = pick(z);
-      let s = shapes.get(res);
-      if (s === undefined) {
-        s = loadWorldShapes(res);
-        shapes.set(res, s);
-      }
-      this.levels.push(prepareLevel(s, z));
-    }
+    this.pick = options.resolutionForZoom ?? resolutionForZoom;
+    this.maxLevel = Math.max(0, Math.min(options.maxPixelZoom ?? MAX_SIMPLIFIED_ZOOM, MAX_SIMPLIFIED_ZOOM));
+    this.levels = new Array<ZoomGeometry | undefined>(this.maxLevel + 1).fill(undefined);
+    this.data = new Array<LevelData | undefined>(this.maxLevel + 1).fill(undefined);
+    this.builds = options.build ?? true;
+    if (options.eager) for (let l = 0; l <= this.maxLevel; l++) this.levelData(l);
   }
 
-  /** The geometry for a pixel zoom (levels above the last prepared one reuse it). */
+  levelOf(pixelZoom: number): number {
+    return levelForPixelZoom(pixelZoom, this.maxLevel);
+  }
+
+  has(level: number): boolean {
+    return this.levels[level] !== undefined;
+  }
+
+  /** The geometry for a pixel zoom, built now if it is the first use of its level. */
   forPixelZoom(pixelZoom: number): ZoomGeometry {
-    return this.levels[Math.min(pixelZoom, this.levels.length - 1)]!;
+    const level = this.levelOf(pixelZoom);
+    const ready = this.levels[level];
+    if (ready !== undefined) return ready;
+    if (!this.builds) throw new Error(`geometry level ${level} was not handed to this thread`);
+    this.levelData(level);
+    return this.levels[level]!;
+  }
+
+  /** A level as shareable data (built now if needed). */
+  levelData(level: number): LevelData {
+    const have = this.data[level];
+    if (have !== undefined) return have;
+    if (!this.builds) throw new Error(`geometry level ${level} was not handed to this thread`);
+    const res = this.pick(level);
+    let s = this.shapes.get(res);
+    if (s === undefined) {
+      s = loadWorldShapes(res);
+      this.shapes.set(res, s);
+    }
+    const data = prepareLevel(s, level);
+    this.addLevel(level, data);
+    return data;
+  }
+
+  /** Installs a level prepared elsewhere (its arrays are shared, not copied). */
+  addLevel(level: number, data: LevelData): void {
+    if (!Number.isInteger(level) || level < 0 || level > this.maxLevel) throw new RangeError(`no geometry level ${level}`);
+    if (this.levels[level] !== undefined) return;
+    this.data[level] = data;
+    this.levels[level] = { resolution: data.resolution, fill: layerOf(data.fill), outline: layerOf(data.outline) };
+  }
+
+  /** Forgets the parsed datasets (levels already built stay). */
+  releaseSources(): void {
+    this.shapes.clear();
   }
 }
 
-function prepareLevel(shapes: WorldShapes, pixelZoom: number): ZoomGeometry {
+function layerOf(d: LayerData): Layer {
+  return {
+    count: d.continues.length,
+    coords: d.coords,
+    offsets: d.offsets,
+    bboxes: d.bboxes,
+    continues: d.continues,
+    index: Flatbush.from(d.index),
+  };
+}
+
+export function prepareLevel(shapes: WorldShapes, pixelZoom: number): LevelData {
   const tolerance = SIMPLIFY_TOLERANCE_PX / (256 * 2 ** pixelZoom);
-  const ringParts: Float64Array[] = [];
+  const ringParts: number[][] = [];
   for (const ring of shapes.rings) {
     const s = simplifyRing(ring, tolerance);
     if (s.length >= 6 && ringArea(s) !== 0) splitRingInto(s, ringParts, 0);
   }
-  const lineParts: Float64Array[] = [];
+  const lineParts: number[][] = [];
   const continues: number[] = [];
   for (const line of shapes.lines) {
     const s = simplifyLine(line, tolerance);
@@ -101,13 +214,13 @@ function prepareLevel(shapes: WorldShapes, pixelZoom: number): ZoomGeometry {
   }
   return {
     resolution: shapes.resolution,
-    fill: makeLayer(ringParts, new Uint8Array(ringParts.length)),
-    outline: makeLayer(lineParts, Uint8Array.from(continues)),
+    fill: packLayer(ringParts, null),
+    outline: packLayer(lineParts, continues),
   };
 }
 
 /** Halves a big ring along the coarsest power-of-two grid line that crosses it, recursively. */
-function splitRingInto(ring: Float64Array, out: Float64Array[], depth: number): void {
+function splitRingInto(ring: number[], out: number[][], depth: number): void {
   const [minX, minY, maxX, maxY] = bbox(ring);
   const w = maxX - minX, h = maxY - minY;
   if (ring.length / 2 <= MAX_RING_PART_POINTS || Math.max(w, h) < MIN_SPLIT_EXTENT || depth > 40) {
@@ -117,7 +230,7 @@ function splitRingInto(ring: Float64Array, out: Float64Array[], depth: number): 
   const axis: Axis = w >= h ? 0 : 1;
   const edge = axis === 0 ? gridLine(minX, maxX) : gridLine(minY, maxY);
   for (const half of splitRing(ring, axis, edge)) {
-    if (half.length >= 6 && ringArea(half) !== 0) splitRingInto(Float64Array.from(half), out, depth + 1);
+    if (half.length >= 6 && ringArea(half) !== 0) splitRingInto(half, out, depth + 1);
   }
 }
 
@@ -130,7 +243,7 @@ function gridLine(lo: number, hi: number): number {
   }
 }
 
-function bbox(c: Float64Array): [number, number, number, number] {
+function bbox(c: ArrayLike<number>): [number, number, number, number] {
   let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
   for (let i = 0; i < c.length; i += 2) {
     const x = c[i]!, y = c[i + 1]!;
@@ -142,15 +255,39 @@ function bbox(c: Float64Array): [number, number, number, number] {
   return [minX, minY, maxX, maxY];
 }
 
-function makeLayer(parts: Float64Array[], continues: Uint8Array): Layer {
-  const bboxes = new Float64Array(parts.length * 4);
-  const index = new Flatbush(Math.max(1, parts.length));
-  parts.forEach((p, i) => {
-    const b = bbox(p);
-    bboxes.set(b, 4 * i);
-    index.add(b[0], b[1], b[2], b[3]);
-  });
-  if (parts.length === 0) index.add(0, 0, 0, 0); // flatbush needs one item; it matches no part id
+/** Quantises the parts into one shared coordinate array and indexes their bboxes. */
+function packLayer(parts: number[][], continues: number[] | null): LayerData {
+  const n = parts.length;
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const coords = new Int32Array(new SharedArrayBuffer(4 * total));
+  const offsets = new Uint32Array(new SharedArrayBuffer(4 * (n + 1)));
+  const bboxes = new Int32Array(new SharedArrayBuffer(16 * n));
+  const cont = new Uint8Array(new SharedArrayBuffer(n));
+  const index = new Flatbush(Math.max(1, n), 16, Int32Array, SharedArrayBuffer);
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    const p = parts[i]!;
+    offsets[i] = o;
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    for (let j = 0; j < p.length; j += 2) {
+      const x = Math.round(p[j]! * WORLD), y = Math.round(p[j + 1]! * WORLD);
+      coords[o++] = x;
+      coords[o++] = y;
+      if (x < minX) minX = x;
+      if (x > maxX) maxX = x;
+      if (y < minY) minY = y;
+      if (y > maxY) maxY = y;
+    }
+    bboxes[4 * i] = minX;
+    bboxes[4 * i + 1] = minY;
+    bboxes[4 * i + 2] = maxX;
+    bboxes[4 * i + 3] = maxY;
+    index.add(minX, minY, maxX, maxY);
+    if (continues !== null) cont[i] = continues[i]!;
+  }
+  offsets[n] = o;
+  if (n === 0) index.add(0, 0, 0, 0); // flatbush needs one item; its id 0 is ≥ count, so it matches no part
   index.finish();
-  return { parts, bboxes, index, continues };
+  return { coords, offsets, bboxes, continues: cont, index: index.data as SharedArrayBuffer };
 }

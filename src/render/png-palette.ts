@@ -17,6 +17,8 @@ const MAX_COLOURS = 256;
 export interface PalettePngOptions {
   /** zlib level (with the run-length strategy, which suits runs of flat colour: faster and smaller than the default here). */
   readonly level?: number;
+  /** Pixels from one row of `rgba` to the next (default `width`): encode a tile straight out of a bigger image. */
+  readonly stride?: number;
 }
 
 /**
@@ -29,9 +31,10 @@ export function encodePalettePng(
   height: number,
   options: PalettePngOptions = {},
 ): Uint8Array {
-  const px = pixelWords(rgba, width * height);
+  const stride = options.stride ?? width;
+  const px = pixelWords(rgba, height === 0 ? 0 : (height - 1) * stride + width);
   const table = new ColourTable();
-  countColours(px, table);
+  countColours(px, width, height, stride, table);
   const { palette, entryOfColour } =
     table.colours.length <= MAX_COLOURS ? exactPalette(table.colours) : medianCut(table.colours, table.counts);
 
@@ -40,9 +43,9 @@ export function encodePalettePng(
   // colour costs a lookup.
   const raw = new Uint8Array(height * (width + 1));
   let prev = -1, entry = 0;
-  for (let y = 0, p = 0, o = 0; y < height; y++) {
+  for (let y = 0, o = 0; y < height; y++) {
     raw[o++] = 0;
-    for (let x = 0; x < width; x++, p++) {
+    for (let x = 0, p = y * stride; x < width; x++, p++) {
       const c = px[p]! & 0xffffff;
       if (c !== prev) {
         prev = c;
@@ -124,19 +127,22 @@ class ColourTable {
 }
 
 /** Map tiles are mostly runs of one colour: count runs, look up only at a change. */
-function countColours(px: Uint32Array, table: ColourTable): void {
+function countColours(px: Uint32Array, width: number, height: number, stride: number, table: ColourTable): void {
+  if (width * height === 0) return;
   const counts = table.counts;
   let prev = px[0]! & 0xffffff, run = 0;
-  for (let p = 0; p < px.length; p++) {
-    const c = px[p]! & 0xffffff;
-    if (c !== prev) {
-      counts[table.slotOf(prev)]! += run;
-      prev = c;
-      run = 0;
+  for (let y = 0; y < height; y++) {
+    for (let p = y * stride, end = p + width; p < end; p++) {
+      const c = px[p]! & 0xffffff;
+      if (c !== prev) {
+        counts[table.slotOf(prev)]! += run;
+        prev = c;
+        run = 0;
+      }
+      run++;
     }
-    run++;
   }
-  if (px.length > 0) counts[table.slotOf(prev)]! += run;
+  counts[table.slotOf(prev)]! += run;
 }
 
 function exactPalette(colours: number[]): { palette: number[]; entryOfColour: Uint8Array } {

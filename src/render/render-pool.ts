@@ -5,6 +5,12 @@
  * at a time; the FIFO only absorbs calls beyond that. A job is timed from the
  * moment a worker takes it. A worker that times out, dies or throws outside a
  * job fails only its own job and is replaced by a fresh one.
+ *
+ * Geometry is prepared once for the whole pool, lazily, one zoom level at a
+ * time (GeometryBuilder, in its own thread), and shared with the workers
+ * through SharedArrayBuffers: workers start ready, and a job waits in the
+ * FIFO — untimed — until the level it draws from exists, then goes to a
+ * worker together with that level if the worker has not had it yet.
  */
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
@@ -18,10 +24,12 @@ import {
 import { RENDER_TIMEOUT_MS } from '../limits.js';
 import { metaTileKey, type MetaTile } from '../tile/tile-coord.js';
 import { spawnWorker } from '../util/spawn-worker.js';
-import { checkMeta, type RenderedTile } from './tile-renderer.js';
+import { levelForPixelZoom, pixelZoomOf } from './geometry.js';
+import { GeometryBuilder } from './geometry-builder.js';
+import { checkMeta, type RenderedTile } from './meta.js';
 import type { FromWorker, RenderWorkerData, ToWorker, WorkerFault } from './worker-protocol.js';
 
-export type { RenderedTile } from './tile-renderer.js';
+export type { RenderedTile } from './meta.js';
 
 export interface RenderPoolOptions {
   /** Worker threads (default: os.availableParallelism()). */
@@ -34,11 +42,16 @@ export interface RenderPoolOptions {
   timeoutMs?: number;
 }
 
+/** The messages that are jobs (answered with the job's id). */
+type JobMessage = Extract<ToWorker, { id: number }>;
+
 /** A job waiting for, or running on, a worker. */
 interface Job {
   readonly id: number;
-  readonly message: ToWorker;
+  readonly message: JobMessage;
   readonly label: string;
+  /** The geometry level the job draws from (null: needs none). */
+  readonly level: number | null;
   readonly resolve: (tiles: RenderedTile[]) => void;
   readonly reject: (err: MosaicError) => void;
   /** Removes the abort listener once the job leaves the queue. */
@@ -52,6 +65,8 @@ interface Slot {
   retired: boolean;
   job: Job | null;
   timer: NodeJS.Timeout | null;
+  /** Geometry levels already sent to this worker. */
+  readonly levels: Set<number>;
 }
 
 /** Delay before replacing a worker that died while starting (doubles up to the cap), so a broken install does not spin. */
@@ -71,11 +86,13 @@ export class RenderPool {
   private readonly idleWaiters: (() => void)[] = [];
   /** TEST ONLY: metatile key → the fault its next render turns into (armFaultForTest). */
   private readonly armedFaults = new Map<string, WorkerFault>();
+  private readonly geometry: GeometryBuilder;
 
   constructor(options: RenderPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.workers ?? os.availableParallelism()));
     this.workerData = { tileSize: options.tileSize ?? 256, palette: options.palette ?? true };
     this.timeoutMs = options.timeoutMs ?? RENDER_TIMEOUT_MS;
+    this.geometry = new GeometryBuilder({ timeoutMs: this.timeoutMs });
     for (let i = 0; i < this.size; i++) this.slots.push(this.startWorker());
   }
 
@@ -98,9 +115,10 @@ export class RenderPool {
     const fault = this.armedFaults.get(key);
     if (fault !== undefined) {
       this.armedFaults.delete(key);
-      return this.submit({ type: 'test-fault', id, fault }, `metatile ${key}`, signal);
+      return this.submit({ type: 'test-fault', id, fault }, `metatile ${key}`, null, signal);
     }
-    return this.submit({ type: 'render', id, meta }, `metatile ${key}`, signal);
+    const level = levelForPixelZoom(pixelZoomOf(meta.z, this.workerData.tileSize));
+    return this.submit({ type: 'render', id, meta }, `metatile ${key}`, level, signal);
   }
 
   stats(): { workers: number; busy: number; queued: number; replaced: number } {
@@ -119,15 +137,17 @@ export class RenderPool {
         job.detach();
         job.reject(new ShuttingDownError());
       }
+      const geometry = this.geometry.close();
       while (this.slots.some((s) => s.job !== null)) {
         await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
       }
-      await Promise.all(
-        this.slots.map((s) => {
+      await Promise.all([
+        geometry,
+        ...this.slots.map((s) => {
           s.retired = true;
           return s.worker.terminate();
         }),
-      );
+      ]);
     })();
     return this.closing;
   }
@@ -139,7 +159,7 @@ export class RenderPool {
    */
   injectFaultForTest(fault: WorkerFault): Promise<void> {
     const id = this.nextId++;
-    return this.submit({ type: 'test-fault', id, fault }, `test fault ${fault}`).then(() => undefined);
+    return this.submit({ type: 'test-fault', id, fault }, `test fault ${fault}`, null).then(() => undefined);
   }
 
   /**
@@ -152,11 +172,11 @@ export class RenderPool {
     this.armedFaults.set(metaTileKey(meta), fault);
   }
 
-  private submit(message: ToWorker, label: string, signal?: AbortSignal): Promise<RenderedTile[]> {
+  private submit(message: JobMessage, label: string, level: number | null, signal?: AbortSignal): Promise<RenderedTile[]> {
     if (this.closing !== null) return Promise.reject(new ShuttingDownError());
     if (signal?.aborted) return Promise.reject(new CancelledError());
     return new Promise<RenderedTile[]>((resolve, reject) => {
-      const job: Job = { id: message.id, message, label, resolve, reject, detach: () => {} };
+      const job: Job = { id: message.id, message, label, level, resolve, reject, detach: () => {} };
       if (signal !== undefined) {
         const onAbort = (): void => {
           const i = this.queue.indexOf(job);
@@ -168,25 +188,53 @@ export class RenderPool {
         job.detach = () => signal.removeEventListener('abort', onAbort);
       }
       this.queue.push(job);
+      if (level !== null && this.geometry.get(level) === undefined) this.prepare(level);
       this.dispatch();
     });
+  }
+
+  /** Has the level built; jobs waiting for it are dispatched when it arrives, or fail with the build. */
+  private prepare(level: number): void {
+    this.geometry.request(level).then(
+      () => this.dispatch(),
+      (err: MosaicError) => {
+        for (let i = this.queue.length - 1; i >= 0; i--) {
+          const job = this.queue[i]!;
+          if (job.level !== level) continue;
+          this.queue.splice(i, 1);
+          job.detach();
+          job.reject(err);
+        }
+      },
+    );
+  }
+
+  /** The first queued job that can run now: its geometry is ready (FIFO among those). */
+  private nextRunnable(): number {
+    return this.queue.findIndex((j) => j.level === null || this.geometry.get(j.level) !== undefined);
   }
 
   private dispatch(): void {
     for (const slot of this.slots) {
       if (this.queue.length === 0) return;
       if (!slot.ready || slot.retired || slot.job !== null) continue;
-      const job = this.queue.shift()!;
+      const i = this.nextRunnable();
+      if (i < 0) return;
+      const job = this.queue.splice(i, 1)[0]!;
       job.detach();
       slot.job = job;
       slot.timer = setTimeout(() => this.onTimeout(slot), this.timeoutMs);
+      if (job.level !== null && !slot.levels.has(job.level)) {
+        slot.worker.postMessage({ type: 'geometry', level: job.level, data: this.geometry.get(job.level)! } satisfies ToWorker);
+        slot.levels.add(job.level);
+      }
       slot.worker.postMessage(job.message);
     }
   }
 
   private startWorker(): Slot {
     const worker = spawnWorker(import.meta.url, 'render-worker', { workerData: this.workerData });
-    const slot: Slot = { worker, ready: false, retired: false, job: null, timer: null };
+    const slot: Slot = { worker, ready: false, retired: false, job: null, timer: null, levels: new Set() };
     worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
     worker.on('error', (err) => this.onDeath(slot, `render worker crashed: ${err.message}`));
     worker.on('exit', (code) => this.onDeath(slot, `render worker exited with code ${code}`));

@@ -1,25 +1,35 @@
 /**
  * Douglas–Peucker on flat coordinate arrays. simplify-js works on {x, y}
- * objects; a typed-array version avoids allocating ~1M objects per zoom
- * level for the 10m data at start-up.
+ * objects; a flat version avoids allocating ~1M objects per zoom level for
+ * the 10m data. Plain arrays in and out (see WorldShapes on why not typed
+ * arrays); the input is returned as is when nothing can be dropped.
  */
 
+/** Per-point marks, reused from call to call (one buffer, not one malloc per line). */
+let marks = new Uint8Array(1 << 12);
+
+function keepMarks(n: number): Uint8Array {
+  if (marks.length < n) marks = new Uint8Array(Math.max(n, 2 * marks.length));
+  marks.fill(0, 0, n);
+  return marks;
+}
+
 /** Simplifies a polyline; the first and last points are always kept. */
-export function simplifyLine(c: Float64Array, tolerance: number): Float64Array {
+export function simplifyLine<T extends ArrayLike<number>>(c: T, tolerance: number): T | number[] {
   const n = c.length >> 1;
   if (n <= 2 || tolerance <= 0) return c;
-  const keep = new Uint8Array(n);
+  const keep = keepMarks(n);
   keep[0] = 1;
   keep[n - 1] = 1;
   markRange(c, 0, n - 1, tolerance * tolerance, keep);
-  return collect(c, keep);
+  return collect(c, keep, n);
 }
 
 /**
  * Simplifies a closed ring (no repeated closing point). The ring is split at
  * the point farthest from its first point so both halves are open lines.
  */
-export function simplifyRing(c: Float64Array, tolerance: number): Float64Array {
+export function simplifyRing<T extends ArrayLike<number>>(c: T, tolerance: number): T | number[] {
   const n = c.length >> 1;
   if (n <= 3 || tolerance <= 0) return c;
   const x0 = c[0]!, y0 = c[1]!;
@@ -29,28 +39,25 @@ export function simplifyRing(c: Float64Array, tolerance: number): Float64Array {
     const d = dx * dx + dy * dy;
     if (d > farD) { farD = d; far = i; }
   }
-  // Close the ring for the second half by appending the first point.
-  const closed = new Float64Array(c.length + 2);
-  closed.set(c);
-  closed[2 * n] = x0;
-  closed[2 * n + 1] = y0;
-  const keep = new Uint8Array(n + 1);
+  // The second half runs from `far` round to the first point again, as point n.
+  const keep = keepMarks(n + 1);
   keep[0] = 1;
   keep[far] = 1;
   keep[n] = 1;
   const t2 = tolerance * tolerance;
-  markRange(closed, 0, far, t2, keep);
-  markRange(closed, far, n, t2, keep);
-  keep[n] = 0; // drop the appended closing point again
-  return collect(closed, keep);
+  markRange(c, 0, far, t2, keep, n);
+  markRange(c, far, n, t2, keep, n);
+  return collect(c, keep, n); // not point n, the first point again
 }
 
-function markRange(c: Float64Array, first: number, last: number, tol2: number, keep: Uint8Array): void {
+/** Douglas–Peucker marks between points first and last of c; point `wrap` (a ring's closing point) is point 0. */
+function markRange(c: ArrayLike<number>, first: number, last: number, tol2: number, keep: Uint8Array, wrap = -1): void {
   const stack: number[] = [first, last];
   while (stack.length > 0) {
     const b = stack.pop()!, a = stack.pop()!;
     const ax = c[2 * a]!, ay = c[2 * a + 1]!;
-    const dx = c[2 * b]! - ax, dy = c[2 * b + 1]! - ay;
+    const bi = b === wrap ? 0 : b; // only the end of a range can be the closing point
+    const dx = c[2 * bi]! - ax, dy = c[2 * bi + 1]! - ay;
     const len2 = dx * dx + dy * dy;
     let maxD = tol2, idx = -1;
     for (let i = a + 1; i < b; i++) {
@@ -75,13 +82,11 @@ function segDist2(px: number, py: number, ax: number, ay: number, dx: number, dy
   return ex * ex + ey * ey;
 }
 
-function collect(c: Float64Array, keep: Uint8Array): Float64Array {
-  let m = 0;
-  for (let i = 0; i < keep.length; i++) m += keep[i]!;
-  const out = new Float64Array(2 * m);
-  let j = 0;
-  for (let i = 0; i < keep.length; i++) {
-    if (keep[i]) { out[j++] = c[2 * i]!; out[j++] = c[2 * i + 1]!; }
+/** The points of c (first n) whose mark is set. */
+function collect(c: ArrayLike<number>, keep: Uint8Array, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (keep[i]) out.push(c[2 * i]!, c[2 * i + 1]!);
   }
   return out;
 }

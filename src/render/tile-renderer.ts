@@ -4,38 +4,37 @@
  */
 import { createCanvas, type Canvas } from '@napi-rs/canvas';
 import sharp from 'sharp';
-import { BadTileError } from '../errors.js';
-import { MAX_SUPPORTED_ZOOM } from '../limits.js';
 import type { MetaTile } from '../tile/tile-coord.js';
-import { classifyTile, drawMetaTile, type TileKind } from './draw.js';
+import { classifyTile, drawBlock, type TileKind } from './draw.js';
 import { TileEncoder } from './encode.js';
-import { WorldGeometry, type ZoomGeometry } from './geometry.js';
+import { WorldGeometry, pixelZoomOf, type ZoomGeometry } from './geometry.js';
+import { checkMeta, type RenderedTile } from './meta.js';
 import { LAND_RGBA, OCEAN_RGBA } from './style.js';
 
 export interface TileRendererOptions {
   readonly tileSize: 256 | 512;
   readonly palette: boolean;
-  /** Share prepared geometry between renderers in one thread (tests). */
+  /** The geometry to draw from (default: a private WorldGeometry that builds each level on first use). Share one between renderers in a thread. */
   readonly geometry?: WorldGeometry;
   /** See EncodeOptions.paletteEncoder (benchmarks). */
   readonly paletteEncoder?: 'builtin' | 'sharp';
 }
 
-export interface RenderedTile {
-  readonly x: number;
-  readonly y: number;
-  readonly png: Uint8Array;
-}
-
-/** Largest metatile canvas side in pixels (16×16 tiles of 256 px, 8×8 of 512 px): 64 MB of RGBA. */
-export const MAX_META_PIXELS = 4096;
+export { MAX_META_PIXELS, checkMeta, type RenderedTile } from './meta.js';
 
 export class TileRenderer {
   readonly tileSize: 256 | 512;
   private readonly geometry: WorldGeometry;
   private readonly encoder: TileEncoder;
-  /** One canvas per metatile side, reused: allocating a 2048² canvas per render costs more than drawing on it. */
+  /** Row canvases by width (metatile side), reused: allocating a canvas per render costs more than drawing on it. */
   private readonly canvases = new Map<number, Canvas>();
+  /**
+   * Canvas read-backs so far. Each leaves a row's pixel Buffer (2 MB for
+   * 8 × 256 px) for the garbage collector, in native memory that V8 does not
+   * count, so it does not hurry to collect it; a render worker runs a
+   * scavenge after a render that read back (render-worker.ts).
+   */
+  readBack = 0;
 
   constructor(options: TileRendererOptions) {
     this.tileSize = options.tileSize;
@@ -51,7 +50,7 @@ export class TileRenderer {
   async render(meta: MetaTile): Promise<RenderedTile[]> {
     checkMeta(meta, this.tileSize);
     const T = this.tileSize;
-    const geom = this.geometry.forPixelZoom(meta.z + Math.log2(T / 256));
+    const geom = this.geometry.forPixelZoom(pixelZoomOf(meta.z, T));
     // Tiles of plain ocean or plain land (62% of a z0–6 pyramid) are known
     // from the geometry index alone: no drawing, no read-back, one cached PNG.
     const kinds: TileKind[] = [];
@@ -64,40 +63,65 @@ export class TileRenderer {
     return pngs.map((png, i) => ({ x: meta.x + (i % meta.size), y: meta.y + Math.floor(i / meta.size), png }));
   }
 
+  /**
+   * Draws the rows of the metatile that hold mixed tiles, one row at a time
+   * (only from its first to its last mixed tile), on a canvas one tile high,
+   * and encodes each mixed tile straight out of the row's pixels.
+   *
+   * Why rows, not the whole metatile on one canvas: memory. A 2048² canvas
+   * is 16 MB, and every read-back of it costs two more 16 MB buffers inside
+   * Skia/napi-rs (the surface is copied on the next draw after a read) plus
+   * the 16 MB copy handed to JS, which V8 cannot see and collects late: some
+   * 60–90 MB per render worker. A row canvas is 2 MB and so is its churn.
+   * Each row is drawn like a one-row metatile (its geometry clipped to the
+   * row plus the buffer), so rows meet as metatiles do: within
+   * anti-aliasing noise of one big canvas, without seams. Rows, not single
+   * tiles, so each part is still emitted about once.
+   */
   private drawAndEncode(meta: MetaTile, geom: ZoomGeometry, kinds: TileKind[]): Promise<Uint8Array[]> {
     const T = this.tileSize;
-    const side = meta.size * T;
-    let canvas = this.canvases.get(side);
-    if (canvas === undefined) {
-      canvas = createCanvas(side, side);
-      this.canvases.set(side, canvas);
-    }
+    const n = meta.size;
+    const width = n * T;
+    const canvas = this.rowCanvas(width);
     const ctx = canvas.getContext('2d');
-    drawMetaTile(ctx, geom, meta, T);
-    // Read back only the mixed tiles, each as its own packed RGBA block
-    // (Skia rasterises the recorded paths on the first read).
-    return Promise.all(
-      kinds.map((kind, i) => {
-        if (kind === 'ocean') return this.encoder.flat(OCEAN_RGBA);
-        if (kind === 'land') return this.encoder.flat(LAND_RGBA);
-        const dx = i % meta.size, dy = Math.floor(i / meta.size);
-        return this.encoder.encode(ctx.getImageData(dx * T, dy * T, T, T).data);
-      }),
-    );
+    const pngs: Promise<Uint8Array>[] = [];
+    for (let dy = 0; dy < n; dy++) {
+      let first = -1, last = -1;
+      for (let dx = 0; dx < n; dx++) {
+        if (kinds[dy * n + dx] !== 'mixed') continue;
+        if (first < 0) first = dx;
+        last = dx;
+      }
+      // One read of the row (Skia rasterises the recorded paths on it), then
+      // each mixed tile is encoded straight out of it. Not getImageData per
+      // tile: each ImageData is a native object whose pixels (outside the JS
+      // heap) only a full GC frees, which a render worker's small heap
+      // rarely runs — hundreds of MB piled up. The data() Buffer goes with
+      // the next scavenge (see readBack).
+      let pixels: Uint8Array | null = null;
+      if (first >= 0) {
+        drawBlock(ctx, geom, meta.z, meta.x + first, meta.y + dy, last - first + 1, 1, T);
+        pixels = canvas.data();
+        this.readBack++;
+      }
+      for (let dx = 0; dx < n; dx++) {
+        const kind = kinds[dy * n + dx];
+        if (kind === 'ocean') pngs.push(this.encoder.flat(OCEAN_RGBA));
+        else if (kind === 'land') pngs.push(this.encoder.flat(LAND_RGBA));
+        else pngs.push(this.encoder.encodeFrom(pixels!, width, (dx - first) * T, 0));
+      }
+    }
+    return Promise.all(pngs);
   }
-}
 
-export function checkMeta(meta: MetaTile, tileSize: number): void {
-  const { z, x, y, size } = meta;
-  const n = 2 ** z;
-  if (![z, x, y, size].every(Number.isInteger) || z < 0 || z > MAX_SUPPORTED_ZOOM) {
-    throw new BadTileError(`not a metatile: ${JSON.stringify(meta)}`);
-  }
-  if (size < 1 || size > n || x < 0 || y < 0 || x + size > n || y + size > n) {
-    throw new BadTileError(`metatile ${z}/${x}/${y} size ${size} is outside the zoom ${z} grid`);
-  }
-  if (size * tileSize > MAX_META_PIXELS) {
-    throw new BadTileError(`metatile size ${size} × ${tileSize} px is over the ${MAX_META_PIXELS} px limit`);
+  /** The canvas rows are drawn on: `width` × one tile, kept for the next render. */
+  private rowCanvas(width: number): Canvas {
+    let canvas = this.canvases.get(width);
+    if (canvas === undefined) {
+      canvas = createCanvas(width, this.tileSize);
+      this.canvases.set(width, canvas);
+    }
+    return canvas;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { MetaTile } from '../tile/tile-coord.js';
+import type { LevelData } from './geometry.js';
 
 export interface RenderWorkerData {
   readonly tileSize: 256 | 512;
@@ -20,6 +21,8 @@ export interface RenderWorkerData {
 export type WorkerFault = 'throw' | 'uncaught' | 'exit' | 'hang';
 
 export type ToWorker =
+  /** A geometry level, prepared once by the pool's builder thread; its arrays are SharedArrayBuffers, so this shares rather than copies. Sent before the first render that needs it. */
+  | { readonly type: 'geometry'; readonly level: number; readonly data: LevelData }
   | { readonly type: 'render'; readonly id: number; readonly meta: MetaTile }
   | { readonly type: 'test-fault'; readonly id: number; readonly fault: WorkerFault };
 
@@ -36,3 +39,25 @@ export type FromWorker =
   /** All PNGs of the block packed into one transferred ArrayBuffer: one transfer, no per-tile copies. */
   | { readonly type: 'rendered'; readonly id: number; readonly tiles: TileSlice[]; readonly data: ArrayBuffer }
   | { readonly type: 'failed'; readonly id: number; readonly error: { readonly code: ErrorCode; readonly message: string } };
+
+/**
+ * TEST ONLY. Makes the geometry builder misbehave on every build: 'throw'
+ * fails the build (error as data), 'exit' ends the thread, 'hang' never
+ * answers.
+ */
+export type BuilderFault = 'throw' | 'exit' | 'hang';
+
+export interface GeometryWorkerData {
+  readonly faultForTest?: BuilderFault;
+}
+
+/** Main thread → geometry builder thread. */
+export interface ToBuilder {
+  readonly type: 'build';
+  readonly level: number;
+}
+
+/** Geometry builder thread → main thread. */
+export type FromBuilder =
+  | { readonly type: 'built'; readonly level: number; readonly data: LevelData; readonly ms: number }
+  | { readonly type: 'failed'; readonly level: number; readonly message: string };

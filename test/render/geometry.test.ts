@@ -1,6 +1,7 @@
 import t from 'tap';
 import { clipLine, clipRing } from '../../src/render/clip.js';
-import { cutLine, cutRing, ringArea } from '../../src/render/world-data.js';
+import { cutLine, cutRing, loadWorldShapes, ringArea } from '../../src/render/world-data.js';
+import { WORLD, WorldGeometry, resolutionForZoom } from '../../src/render/geometry.js';
 import { simplifyLine, simplifyRing } from '../../src/render/simplify.js';
 import { latToUnit, lonToUnit } from '../../src/render/mercator.js';
 
@@ -57,4 +58,66 @@ t.test('Douglas–Peucker drops points within the tolerance and keeps corners', 
   t.same(Array.from(simplifyLine(line, 0.1)), [0, 0, 3, 0, 3, 3]);
   const ring = Float64Array.from([0, 0, 5, 0.001, 10, 0, 10, 10, 0, 10]);
   t.same(Array.from(simplifyRing(ring, 0.1)), [0, 0, 10, 0, 10, 10, 0, 10]);
+});
+
+t.test('levels are built on first use, only the datasets they need, and equal the eager build', async (t) => {
+  const lazy = new WorldGeometry();
+  t.notOk(lazy.has(0), 'nothing built up front');
+  lazy.forPixelZoom(2);
+  t.ok(lazy.has(2));
+  t.notOk(lazy.has(0) || lazy.has(3), 'only the level asked for');
+  t.equal(lazy.forPixelZoom(14), lazy.forPixelZoom(9), 'deep zooms share the last level');
+  const eager = new WorldGeometry({ maxPixelZoom: 3, eager: true });
+  for (const level of [0, 1, 2, 3]) t.ok(eager.has(level), `eager: level ${level} built`);
+  const same = (a: ArrayLike<number>, b: ArrayLike<number>): boolean => {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  };
+  for (const level of [2, 9]) {
+    const a = lazy.levelData(level);
+    const b = level === 2 ? eager.levelData(2) : new WorldGeometry().levelData(level);
+    for (const layer of ['fill', 'outline'] as const) {
+      t.ok(same(a[layer].coords, b[layer].coords), `level ${level} ${layer}: same coordinates`);
+      t.ok(same(a[layer].offsets, b[layer].offsets), `level ${level} ${layer}: same parts`);
+      t.ok(same(a[layer].continues, b[layer].continues), `level ${level} ${layer}: same line chunks`);
+    }
+  }
+});
+
+t.test('a level handed to another geometry shares its memory, and one that was not handed is an error there', async (t) => {
+  const source = new WorldGeometry();
+  const data = source.levelData(1);
+  t.ok(data.fill.coords.buffer instanceof SharedArrayBuffer, 'coordinates in a SharedArrayBuffer');
+  const worker = new WorldGeometry({ build: false });
+  worker.addLevel(1, data);
+  const layer = worker.forPixelZoom(1).fill;
+  t.equal(layer.coords, data.fill.coords, 'the same array, not a copy');
+  t.equal(layer.index.search(0, 0, WORLD, WORLD).filter((i) => i < layer.count).length, layer.count, 'the index finds every part');
+  t.throws(() => worker.forPixelZoom(5), /not handed/);
+});
+
+t.test('coordinates are unit-square coordinates × 2^30, rounded; bboxes are exact', async (t) => {
+  const level = new WorldGeometry().forPixelZoom(4);
+  const shapes = loadWorldShapes(resolutionForZoom(4));
+  // The first ring part of level 4 comes from the simplified first ring; its points are unit coordinates × WORLD, rounded.
+  const { coords, offsets, bboxes } = level.fill;
+  let inRange = true;
+  for (let i = 0; i < coords.length; i++) if (!Number.isInteger(coords[i]!) || coords[i]! < 0 || coords[i]! > WORLD) inRange = false;
+  t.ok(inRange, 'integers in [0, WORLD]');
+  const unitPoints = new Set<string>();
+  for (const ring of shapes.rings) for (let i = 0; i < ring.length; i += 2) unitPoints.add(`${Math.round(ring[i]! * WORLD)},${Math.round(ring[i + 1]! * WORLD)}`);
+  let found = 0, checked = 0;
+  for (let i = offsets[0]!; i < offsets[1]!; i += 2, checked++) if (unitPoints.has(`${coords[i]},${coords[i + 1]}`)) found++;
+  t.ok(checked > 0 && found >= checked * 0.5, `${found}/${checked} points of part 0 are source points rounded (the rest are cut points)`);
+  let exact = true;
+  for (let p = 0; p < level.fill.count; p++) {
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    for (let i = offsets[p]!; i < offsets[p + 1]!; i += 2) {
+      minX = Math.min(minX, coords[i]!); maxX = Math.max(maxX, coords[i]!);
+      minY = Math.min(minY, coords[i + 1]!); maxY = Math.max(maxY, coords[i + 1]!);
+    }
+    if (bboxes[4 * p] !== minX || bboxes[4 * p + 1] !== minY || bboxes[4 * p + 2] !== maxX || bboxes[4 * p + 3] !== maxY) exact = false;
+  }
+  t.ok(exact, 'each bbox is its part\'s quantised extent');
 });

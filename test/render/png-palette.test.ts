@@ -44,3 +44,15 @@ t.test('the same pixels always give the same bytes', async (t) => {
   const src = image(256, 256, (x, y) => [(x * 7) & 255, (y * 3) & 255, (x ^ y) & 255]);
   t.same(Buffer.from(encodePalettePng(src, 256, 256)), Buffer.from(encodePalettePng(src, 256, 256)));
 });
+
+t.test('a tile encoded straight out of a wider image (stride) is the same PNG as the tile copied out first', async (t) => {
+  // 3 tiles of 64 px side by side, 1,024 colours in the middle one (median cut), few in the others.
+  const w = 192, h = 64;
+  const img = image(w, h, (x, y) => (x >= 64 && x < 128 ? [x * 4 - 256, y * 4, (x ^ y) & 255] : [170 + (x >> 5), 211, 223]));
+  for (const x0 of [0, 64, 128]) {
+    const tile = new Uint8Array(64 * 64 * 4);
+    for (let y = 0; y < 64; y++) tile.set(img.subarray(4 * (y * w + x0), 4 * (y * w + x0 + 64)), 4 * y * 64);
+    const strided = encodePalettePng(img.subarray(4 * x0), 64, 64, { stride: w });
+    t.same(Buffer.from(strided), Buffer.from(encodePalettePng(tile, 64, 64)), `tile at x ${x0}`);
+  }
+});

@@ -20,6 +20,32 @@ t.test('a render in a worker gives the same bytes as the in-process renderer', a
   t.same([d.width, d.height], [256, 256]);
 });
 
+t.test('workers draw from geometry the pool builds once and shares: the same bytes as a renderer that builds its own', async (t) => {
+  // One level per dataset and past the last level (z13 draws from level 9): 110m, 50m, 10m.
+  const local = new TileRenderer({ tileSize: 256, palette: true });
+  const metas = [
+    { z: 1, x: 0, y: 0, size: 2 },
+    { z: 5, x: 16, y: 8, size: 8 },
+    { z: 7, x: 64, y: 40, size: 8 },
+    { z: 10, x: 536, y: 352, size: 8 },
+    { z: 13, x: 4288, y: 2880, size: 4 },
+  ];
+  for (const meta of metas) {
+    const [fromPool, inProcess] = await Promise.all([pool.renderMetaTile(meta), local.render(meta)]);
+    const same = fromPool.every((tile, i) => Buffer.compare(Buffer.from(tile.png), Buffer.from(inProcess[i]!.png)) === 0);
+    t.ok(same && fromPool.length === meta.size ** 2, `z${meta.z} ${meta.x},${meta.y}: same PNG bytes`);
+  }
+
+  // 512 px tiles draw one level deeper than their zoom.
+  const big = new RenderPool({ workers: 1, tileSize: 512, palette: true, timeoutMs: 60_000 });
+  t.teardown(() => big.close());
+  const local512 = new TileRenderer({ tileSize: 512, palette: true });
+  for (const meta of [{ z: 2, x: 0, y: 0, size: 4 }, { z: 9, x: 268, y: 176, size: 4 }]) {
+    const [fromPool, inProcess] = await Promise.all([big.renderMetaTile(meta), local512.render(meta)]);
+    t.ok(fromPool.every((tile, i) => Buffer.compare(Buffer.from(tile.png), Buffer.from(inProcess[i]!.png)) === 0), `512 px z${meta.z}: same PNG bytes`);
+  }
+});
+
 t.test('more calls than workers wait in the FIFO and all complete', async (t) => {
   const metas = Array.from({ length: 6 }, (_, i) => ({ z: 3, x: i, y: 3, size: 1 }));
   const results = await Promise.all(metas.map((m) => pool.renderMetaTile(m)));

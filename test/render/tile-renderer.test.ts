@@ -142,6 +142,15 @@ t.test('tiles classified as plain ocean or land from the index are exactly what 
   t.ok(counts.land > 0 && counts.ocean > 0 && counts.mixed > 0);
 });
 
+t.test('lazily built geometry renders the same bytes as geometry built up front', async (t) => {
+  const eager = new TileRenderer({ tileSize: 256, palette: true, geometry: new WorldGeometry({ maxPixelZoom: 7, eager: true }) });
+  const lazy = new TileRenderer({ tileSize: 256, palette: true });
+  for (const meta of [{ z: 2, x: 0, y: 0, size: 4 }, { z: 4, x: 8, y: 4, size: 4 }, { z: 7, x: 64, y: 40, size: 8 }]) {
+    const [a, b] = await Promise.all([eager.render(meta), lazy.render(meta)]);
+    t.ok(a.every((tile, i) => Buffer.compare(Buffer.from(tile.png), Buffer.from(b[i]!.png)) === 0), `z${meta.z}: same PNG bytes`);
+  }
+});
+
 t.test('a block off the grid or too big is refused with BAD_TILE', async (t) => {
   await t.rejects(r256.render({ z: 2, x: 3, y: 0, size: 2 }), { code: ErrorCode.BAD_TILE });
   await t.rejects(r256.render({ z: 1, x: 0, y: 0, size: 4 }), { code: ErrorCode.BAD_TILE });

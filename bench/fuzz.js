@@ -17,7 +17,6 @@ import { readdir } from 'node:fs/promises';
 import { randomBytes as cryptoBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { encodeFrameRequest } from '../dist/protocol/frame-encoder.js';
 import { FrameResponseDecoder } from '../dist/protocol/frame-response-decoder.js';
 import { ErrorCode } from '../dist/errors.js';
 import { spawn } from 'node:child_process';
@@ -26,233 +25,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TileClient } from '../dist/client/tile-client.js';
 import { ROOT, freePort, memoryOf, fmt } from './lib.js';
+import * as gen from '../test/hardening/fixtures/fuzz-gen.ts';
+import { prng } from '../test/protocol/fixtures/chunking.ts';
 
 const MAX_ZOOM = 5;
 const MAX_JSON = 10 * 1024 * 1024;
 const MAX_PAYLOAD = 64 * 1024 * 1024;
 const KNOWN_CODES = new Set(Object.values(ErrorCode));
 
-// ── PRNG and helpers ───────────────────────────────────────────────────────
 
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const int = (r, lo, hi) => lo + Math.floor(r() * (hi - lo + 1));
-const pick = (r, xs) => xs[Math.floor(r() * xs.length)];
-const chance = (r, p) => r() < p;
+// The generator is the fuzz test's own (test/hardening/fixtures), so the long
+// run and the test send the same kinds of input; npm run fuzz loads it through tsx.
+const lineConnection = (r, n) => gen.lineConnection(r, MAX_ZOOM, n);
+const frameConnection = (r, n, firstId) => gen.frameConnection(r, MAX_ZOOM, n, firstId, { maxJsonBytes: MAX_JSON, maxPayloadBytes: MAX_PAYLOAD });
+const { int, rawConnection, split } = gen;
 
-function randomBytes(r, n, { noNewline = false } = {}) {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) {
-    let v = int(r, 0, 255);
-    if (noNewline && v === 0x0a) v = 0x0b;
-    b[i] = v;
-  }
-  return b;
-}
-
-const u64 = (n) => {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt(n));
-  return b;
-};
-const frame = (json, payload) => Buffer.concat(encodeFrameRequest(json, payload));
-
-const PRINTABLE = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/ .-:\\%$#@!?*+=,;"\'{}[]()<>|~`^&';
-const UNICODE = ['é', 'ß', '中', '文', '🗺', '\u202e', '\u200b', '\u0085', '\u2028', '\ufeff', '\ud800', '０', '３'];
-function randomText(r, n) {
-  let s = '';
-  for (let i = 0; i < n; i++) s += chance(r, 0.1) ? pick(r, UNICODE) : PRINTABLE[int(r, 0, PRINTABLE.length - 1)];
-  return s;
-}
-
-function validTile(r) {
-  const z = int(r, 0, MAX_ZOOM);
-  const n = 2 ** z;
-  const sep = pick(r, ['_', '_', '/']);
-  return `${z}${sep}${int(r, 0, n - 1)}${sep}${int(r, 0, n - 1)}`;
-}
-
-function anyTile(r) {
-  switch (int(r, 0, 5)) {
-    case 0:
-    case 1:
-      return validTile(r);
-    case 2:
-      return `${int(r, 0, 40)}_${int(r, 0, 2 ** 20)}_${int(r, 0, 2 ** 20)}`;
-    case 3:
-      return `${int(r, 0, 99)}_${'9'.repeat(int(r, 1, 25))}_${int(r, -5, 5)}`;
-    case 4:
-      return pick(r, ['../../etc/passwd', '1_2_3/../../x', '3_4_2/..', '-1_0_0', '1e3_0_0', '0x1_0_0', '3_4', '3_4_2_1', '']);
-    default:
-      return randomText(r, int(r, 1, 12));
-  }
-}
-
-function mutateText(r, s) {
-  let out = s;
-  for (let k = int(r, 1, 4); k > 0; k--) {
-    const i = int(r, 0, Math.max(0, out.length - 1));
-    switch (int(r, 0, 4)) {
-      case 0: out = out.slice(0, i) + randomText(r, int(r, 1, 3)) + out.slice(i); break;
-      case 1: out = out.slice(0, i) + out.slice(i + int(r, 1, 3)); break;
-      case 2: out = out.slice(0, i) + randomText(r, 1) + out.slice(i + 1); break;
-      case 3: out = out.slice(0, i) + out.slice(i, i + int(r, 1, 6)).repeat(int(r, 2, 4)) + out.slice(i); break;
-      default: out = out.split(' ').reverse().join(' ');
-    }
-  }
-  return out;
-}
-
-function fuzzLine(r) {
-  const valid = () => {
-    switch (int(r, 0, 12)) {
-      case 0: return 'ping';
-      case 1: return 'stats';
-      case 2: return `stop${chance(r, 0.5) ? ` ${randomText(r, int(r, 1, 12))}` : ''}`;
-      case 3: return `viewport ${int(r, 0, 25)} ${int(r, 0, 40)} ${int(r, 0, 40)} ${int(r, 0, 40)} ${int(r, 0, 40)}`;
-      case 4: return `cancel ${anyTile(r)}`;
-      case 5: return `dirty ${anyTile(r)}${chance(r, 0.5) ? ` ${randomText(r, 8)}` : ''}`;
-      case 6: return `bulk ${anyTile(r)}${chance(r, 0.3) ? ' force' : ''}${chance(r, 0.2) ? ` ${randomText(r, 6)}` : ''}`;
-      case 7: return `expire ${anyTile(r)}${chance(r, 0.5) ? ` ${randomText(r, 6)}` : ''}`;
-      case 8: return '';
-      default: return anyTile(r);
-    }
-  };
-  switch (int(r, 0, 9)) {
-    case 0: return randomBytes(r, int(r, 1, 80), { noNewline: true });
-    case 1: return randomText(r, int(r, 1, 60));
-    case 2: return chance(r, 0.5) ? `${valid()}\r` : `  ${valid()}\t `;
-    case 3: return 'x'.repeat(int(r, 4000, 9000));
-    case 4:
-    case 5: return mutateText(r, valid());
-    default: return valid();
-  }
-}
-
-function split(r, bytes) {
-  const chunks = [];
-  let at = 0;
-  while (at < bytes.length) {
-    const n = chance(r, 0.3) ? int(r, 1, 16) : int(r, 64, 8192);
-    chunks.push(bytes.subarray(at, at + n));
-    at += n;
-  }
-  return chunks;
-}
-
-function lineConnection(r, lines) {
-  const parts = [];
-  for (let i = 0; i < lines; i++) {
-    const line = fuzzLine(r);
-    parts.push(Buffer.isBuffer(line) ? line : Buffer.from(line, 'utf8'), Buffer.from(chance(r, 0.1) ? '\r\n' : '\n'));
-  }
-  const all = Buffer.concat(parts);
-  if (all.subarray(0, 8).includes(0)) all.fill(0x20, 0, 8);
-  return split(r, all);
-}
-
-const COMMANDS = ['process', 'render', 'shutdown', 'ping', 'stats', 'viewport', 'cancel', 'bogus', 'PING', '', 'test_fault'];
-
-function fuzzJsonValue(r, depth = 0) {
-  switch (int(r, 0, depth > 2 ? 5 : 7)) {
-    case 0: return null;
-    case 1: return chance(r, 0.5);
-    case 2: return pick(r, [0, -1, 1.5, 2 ** 53 + 1, 1e308, -0, 7]);
-    case 3: return randomText(r, int(r, 0, 20));
-    case 4: return int(r, 0, 1000);
-    case 5: return pick(r, ['3_4_2', '0_0_0', '../x', '5/1/1']);
-    case 6: return Array.from({ length: int(r, 0, 5) }, () => fuzzJsonValue(r, depth + 1));
-    default: return Object.fromEntries(Array.from({ length: int(r, 0, 4) }, () => [randomText(r, int(r, 1, 8)), fuzzJsonValue(r, depth + 1)]));
-  }
-}
-
-function fuzzRequest(r, id) {
-  const o = { request_id: id };
-  if (chance(r, 0.9)) o.command = chance(r, 0.85) ? pick(r, COMMANDS.slice(0, 7)) : chance(r, 0.5) ? pick(r, COMMANDS) : fuzzJsonValue(r);
-  if (chance(r, 0.5)) o.camera_number = chance(r, 0.6) ? int(r, 0, 9) : fuzzJsonValue(r);
-  if (chance(r, 0.6)) o.tile = chance(r, 0.6) ? validTile(r) : chance(r, 0.5) ? anyTile(r) : fuzzJsonValue(r);
-  if (chance(r, 0.2)) o.token = chance(r, 0.5) ? randomText(r, 10) : fuzzJsonValue(r);
-  if (chance(r, 0.2)) o.client_id = chance(r, 0.7) ? `c${int(r, 0, 20)}` : fuzzJsonValue(r);
-  if (chance(r, 0.2)) o.model = pick(r, ['ocr', 'text-direction', 'nope', '', 5]);
-  if (chance(r, 0.3)) {
-    if (chance(r, 0.5)) o.viewport = chance(r, 0.7) ? [int(r, 0, 6), int(r, 0, 9), int(r, 0, 9), int(r, 0, 9), int(r, 0, 9)] : fuzzJsonValue(r);
-    else for (const k of ['z', 'min_x', 'min_y', 'max_x', 'max_y']) o[k] = chance(r, 0.8) ? int(r, 0, 9) : fuzzJsonValue(r);
-  }
-  for (let k = int(r, 0, 2); k > 0; k--) o[randomText(r, int(r, 1, 6))] = fuzzJsonValue(r);
-  return o;
-}
-
-function frameConnection(r, frames, firstId) {
-  const parts = [];
-  const ids = [];
-  for (let i = 0; i < frames; i++) {
-    const id = firstId + i;
-    const payload = chance(r, 0.7) ? Buffer.alloc(0) : randomBytes(r, int(r, 1, 2048));
-    switch (int(r, 0, 9)) {
-      case 0: {
-        const json = Buffer.from(JSON.stringify(fuzzRequest(r, id)));
-        for (let k = int(r, 1, 4); k > 0; k--) json[int(r, 0, json.length - 1)] = int(r, 0, 255);
-        parts.push(u64(json.length), json, u64(payload.length), payload);
-        ids.push(undefined);
-        break;
-      }
-      case 1: {
-        const json = pick(r, [
-          randomBytes(r, int(r, 1, 200)),
-          Buffer.from('['.repeat(int(r, 1000, 100_000))),
-          Buffer.from(JSON.stringify(pick(r, [[], 'ping', 42, null, true]))),
-          Buffer.from('{"command":"ping","request_id":1'),
-          Buffer.from(`{"command":"ping","request_id":${'9'.repeat(int(r, 20, 400))}}`),
-        ]);
-        parts.push(u64(json.length), json, u64(payload.length), payload);
-        ids.push(undefined);
-        break;
-      }
-      case 2:
-        parts.push(u64(0), u64(payload.length), payload);
-        ids.push(undefined);
-        break;
-      default:
-        parts.push(frame(fuzzRequest(r, id), payload));
-        ids.push(id);
-    }
-  }
-  let fatal = false;
-  if (chance(r, 0.15)) {
-    if (chance(r, 0.5)) {
-      fatal = true;
-      const json = Buffer.from(JSON.stringify({ command: 'ping', request_id: firstId + frames }));
-      parts.push(chance(r, 0.5) ? u64(MAX_JSON + int(r, 1, 1000)) : Buffer.concat([u64(json.length), json, u64(MAX_PAYLOAD + int(r, 1, 1000))]));
-    } else {
-      const whole = frame({ command: 'render', request_id: 0, tile: '1_0_0' });
-      parts.push(whole.subarray(0, int(r, 1, whole.length - 1)));
-    }
-  }
-  return { chunks: split(r, Buffer.concat(parts)), responses: frames + (fatal ? 1 : 0), ids, fatal };
-}
-
-function rawConnection(r) {
-  const n = int(r, 0, 64);
-  const b = randomBytes(r, n);
-  if (n > 0 && chance(r, 0.3)) b[0] = chance(r, 0.5) ? 0x0a : 0;
-  return split(r, b);
-}
-
-// ── the run ────────────────────────────────────────────────────────────────
-
-/**
- * `mosaicd serve` as a child process (like bench/lib.js startDaemon), with its
- * log on a pipe: a fuzz run makes it warn a lot (every refused `stop`), so
- * the lines are counted by level instead of printed.
- */
 async function startFuzzDaemon(args) {
   const port = await freePort();
   const callbackPort = await freePort();

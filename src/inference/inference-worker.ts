@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { codeOf, ErrorCode, MosaicError, messageOf } from '../errors.js';
 import type { FromWorker, TestFault, ToWorker, WorkerInit } from './messages.js';
+import { misbehave } from '../util/test-fault.js';
 import { loadPipeline } from './pipelines.js';
 import type { Pipeline, WireError } from './types.js';
 
@@ -61,25 +62,11 @@ port.on('message', (msg: ToWorker) => {
   else if (msg.type === 'test-fault') fault(msg.id, msg.fault);
 });
 
-/** TEST ONLY: see TestFault. The pool sends these only when the daemon runs with MOSAICD_TEST_FAULTS=1. */
+/** TEST ONLY: see src/util/test-fault.ts. The pool sends these only when the daemon runs with MOSAICD_TEST_FAULTS=1. */
 function fault(id: number, kind: TestFault): void {
-  switch (kind) {
-    case 'throw':
-      post({ type: 'fail', id, error: { code: ErrorCode.PROCESSING_ERROR, message: 'test fault: the model threw' } });
-      return;
-    case 'uncaught':
-      setImmediate(() => {
-        throw new Error('test fault: uncaught exception in the inference worker');
-      });
-      return;
-    case 'exit':
-      process.exit(70);
-      return;
-    case 'hang':
-      for (;;) {
-        // Busy for ever, as a model stuck in native code would be.
-      }
-  }
+  misbehave(kind, { name: 'model', worker: 'inference worker' }, (message) =>
+    post({ type: 'fail', id, error: { code: ErrorCode.PROCESSING_ERROR, message } }),
+  );
 }
 
 void (async () => {

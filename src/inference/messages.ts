@@ -1,5 +1,6 @@
 import type { ModelConfig } from './config.js';
 import type { InferenceResult, WireError } from './types.js';
+import type { TestFault } from '../util/test-fault.js';
 
 /** workerData for inference-worker.ts. */
 export interface WorkerInit {
@@ -17,7 +18,7 @@ export interface WorkerInit {
  * 'throw' fails it (error as data), 'uncaught' throws outside any job (the
  * worker dies), 'exit' ends the thread, 'hang' never answers (TIMEOUT).
  */
-export type TestFault = 'throw' | 'uncaught' | 'exit' | 'hang';
+export type { TestFault } from '../util/test-fault.js';
 
 /** Main → worker. The image is structured-cloned: the caller keeps its buffer (see worker-pool.ts). */
 export type ToWorker =

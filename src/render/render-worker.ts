@@ -10,6 +10,7 @@ import { collectYoung } from './gc.js';
 import { WorldGeometry } from './geometry.js';
 import { TileRenderer, configureSharpForWorker, type RenderedTile } from './tile-renderer.js';
 import type { FromWorker, RenderWorkerData, TileSlice, ToWorker, WorkerFault } from './worker-protocol.js';
+import { misbehave } from '../util/test-fault.js';
 
 const port = parentPort;
 if (port === null) throw new Error('render-worker must run in a worker thread');
@@ -57,23 +58,9 @@ function pack(tiles: RenderedTile[]): { slices: TileSlice[]; data: ArrayBuffer }
   return { slices, data: bytes.buffer };
 }
 
-/** TEST ONLY: see WorkerFault. */
+/** TEST ONLY: see src/util/test-fault.ts. */
 function fault(id: number, kind: WorkerFault): void {
-  switch (kind) {
-    case 'throw':
-      post({ type: 'failed', id, error: { code: 'PROCESSING_ERROR', message: 'test fault: the renderer threw' } });
-      return;
-    case 'uncaught':
-      setImmediate(() => {
-        throw new Error('test fault: uncaught exception in the render worker');
-      });
-      return;
-    case 'exit':
-      process.exit(70);
-      return;
-    case 'hang':
-      for (;;) {
-        // Busy for ever, as a renderer stuck in native code would be.
-      }
-  }
+  misbehave(kind, { name: 'renderer', worker: 'render worker' }, (message) =>
+    post({ type: 'failed', id, error: { code: 'PROCESSING_ERROR', message } }),
+  );
 }

@@ -6,6 +6,7 @@
 import type { ErrorCode } from '../errors.js';
 import type { MetaTile } from '../tile/tile-coord.js';
 import type { LevelData } from './geometry.js';
+import type { TestFault as WorkerFault } from '../util/test-fault.js';
 
 export interface RenderWorkerData {
   readonly tileSize: 256 | 512;
@@ -18,7 +19,7 @@ export interface RenderWorkerData {
  * 'uncaught' throws outside any job (the worker dies with an error event),
  * 'exit' ends the thread, 'hang' never answers (so the job times out).
  */
-export type WorkerFault = 'throw' | 'uncaught' | 'exit' | 'hang';
+export type { TestFault as WorkerFault } from '../util/test-fault.js';
 
 export type ToWorker =
   /** A geometry level, prepared once by the pool's builder thread; its arrays are SharedArrayBuffers, so this shares rather than copies. Sent before the first render that needs it. */

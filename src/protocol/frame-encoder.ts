@@ -19,7 +19,8 @@ export interface ResultItem {
   result_index: number;
   class_name: string;
   score: number;
-  camera_number: number;
+  /** null where no camera is involved (a rendered tile). */
+  camera_number: number | null;
   image_index: number;
   image_format: string;
   image_length: number;

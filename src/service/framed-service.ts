@@ -133,7 +133,7 @@ export class FramedService {
       result_index: 0,
       class_name: tileName(tile),
       score: 1,
-      camera_number: null as unknown as number, // a tile has no camera
+      camera_number: null,
       image_index: 0,
       image_format: 'png',
       image_length: png.byteLength,

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import type { Logger } from '../log.js';
+import { ConfigError } from '../errors.js';
 import { ProtocolSniffer, type WireProtocol } from '../protocol/protocol-sniffer.js';
 
 /** A connection's session, as far as the server needs to know it. */
@@ -51,12 +52,20 @@ export class RequestServer {
   constructor(options: RequestServerOptions) {
     this.#options = options;
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
-    this.#server.on('error', (err) => options.log.error({ err }, 'request server error'));
+    this.#server.on('error', (err) => options.log.debug({ err: err.message }, 'request server error'));
   }
 
   async listen(): Promise<net.AddressInfo> {
-    this.#server.listen({ host: this.#options.host, port: this.#options.port, exclusive: true });
-    await once(this.#server, 'listening');
+    const { host, port } = this.#options;
+    this.#server.listen({ host, port, exclusive: true });
+    try {
+      await once(this.#server, 'listening');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new ConfigError(`${host}:${port} is already in use (another mosaicd? 'mosaicd stop --port ${port}' stops it; or choose --port)`);
+      }
+      throw err;
+    }
     return this.#server.address() as net.AddressInfo;
   }
 

@@ -30,3 +30,19 @@ t.test('a session learns its peer address even when the peer has already gone', 
   await done;
   t.same(opened, [{ protocol: 'lines', peer: '127.0.0.1', text: '3_4_2', ended: true }]);
 });
+
+t.test('a port already in use is a clear CONFIG_ERROR, not a stack trace', async (t) => {
+  const make = (port: number) =>
+    new RequestServer({
+      host: '127.0.0.1',
+      port,
+      maxConnections: 10,
+      idleTimeoutMs: 0,
+      log: silentLogger(),
+      openSession: () => ({ isBusy: () => false, lastActivityAt: () => 0 }),
+    });
+  const first = make(0);
+  const { port } = await first.listen();
+  t.teardown(() => first.stopAccepting());
+  await t.rejects(make(port).listen(), { code: 'CONFIG_ERROR', message: new RegExp(`127\\.0\\.0\\.1:${port} is already in use`) });
+});

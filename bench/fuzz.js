@@ -19,12 +19,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { FrameResponseDecoder } from '../dist/protocol/frame-response-decoder.js';
 import { ErrorCode } from '../dist/errors.js';
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { TileClient } from '../dist/client/tile-client.js';
-import { ROOT, freePort, memoryOf, fmt } from './lib.js';
+import { memoryOf, fmt, startDaemon } from './lib.js';
 import * as gen from '../test/hardening/fixtures/fuzz-gen.ts';
 import { prng } from '../test/protocol/fixtures/chunking.ts';
 
@@ -40,18 +35,12 @@ const lineConnection = (r, n) => gen.lineConnection(r, MAX_ZOOM, n);
 const frameConnection = (r, n, firstId) => gen.frameConnection(r, MAX_ZOOM, n, firstId, { maxJsonBytes: MAX_JSON, maxPayloadBytes: MAX_PAYLOAD });
 const { int, rawConnection, split } = gen;
 
+/** A daemon child whose log lines are counted by level (errors are echoed). */
 async function startFuzzDaemon(args) {
-  const port = await freePort();
-  const callbackPort = await freePort();
-  const tilesDir = await mkdtemp(path.join(tmpdir(), 'mosaicd-fuzz-'));
-  const child = spawn(
-    process.execPath,
-    [path.join(ROOT, 'bin/mosaicd.js'), 'serve', '--port', String(port), '--callback-port', String(callbackPort), '--tiles-dir', tilesDir, '--no-inference', '--log-level', 'info', ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const d = await startDaemon(args, { logLevel: 'info', stderr: 'pipe' });
   const logLevels = new Map();
   let partial = '';
-  child.stderr.setEncoding('utf8').on('data', (c) => {
+  d.child.stderr.setEncoding('utf8').on('data', (c) => {
     const lines = (partial + c).split('\n');
     partial = lines.pop();
     for (const l of lines) {
@@ -61,29 +50,7 @@ async function startFuzzDaemon(args) {
       if (level === '50' || level === '60') console.error(`daemon: ${l}`);
     }
   });
-  const client = new TileClient({ port });
-  for (let i = 0; ; i++) {
-    try {
-      if (await client.ping()) break;
-    } catch {
-      if (i > 600 || child.exitCode !== null) throw new Error('the daemon did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return {
-    port,
-    callbackPort,
-    child,
-    client,
-    logLevels,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGKILL');
-        await once(child, 'exit');
-      }
-      await rm(tilesDir, { recursive: true, force: true });
-    },
-  };
+  return { ...d, logLevels };
 }
 
 async function writeChunks(socket, chunks) {

@@ -36,15 +36,18 @@ export async function memoryOf(pid) {
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
 }
 
-/** Starts `mosaicd serve` as a child process on free ports with a fresh tiles folder. */
-export async function startDaemon(args = [], { inference = false } = {}) {
+/**
+ * Starts `mosaicd serve` as a child process on free ports with a fresh tiles
+ * folder. `stderr: 'pipe'` leaves the daemon's log on `child.stderr` for the caller.
+ */
+export async function startDaemon(args = [], { inference = false, logLevel = 'warn', stderr = 'inherit' } = {}) {
   const port = await freePort();
   const callbackPort = await freePort();
   const tilesDir = await mkdtemp(path.join(tmpdir(), 'mosaicd-bench-'));
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin/mosaicd.js'), 'serve', '--port', String(port), '--callback-port', String(callbackPort), '--tiles-dir', tilesDir, '--log-level', 'warn', ...(inference ? [] : ['--no-inference']), ...args],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    [path.join(ROOT, 'bin/mosaicd.js'), 'serve', '--port', String(port), '--callback-port', String(callbackPort), '--tiles-dir', tilesDir, '--log-level', logLevel, ...(inference ? [] : ['--no-inference']), ...args],
+    { stdio: ['ignore', 'ignore', stderr] },
   );
   const client = new TileClient({ port });
   for (let i = 0; ; i++) {

@@ -16,22 +16,12 @@ import { pathToFileURL } from 'node:url';
 import { encodeFrameRequest } from '../dist/protocol/frame-encoder.js';
 import { FrameResponseDecoder } from '../dist/protocol/frame-response-decoder.js';
 import { startDaemon, memoryOf, fmt, percentile } from './lib.js';
+import { prng } from '../test/protocol/fixtures/chunking.ts';
 
 const LINE_CONNECTIONS = 1000;
 const TILES_PER_CONNECTION = 5;
 const FRAMED_CONNECTIONS = 16;
 const FRAMED_REQUESTS = 10_000;
-
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fdsOf = async (pid) => (await readdir(`/proc/${pid}/fd`)).length;
 const softFdLimit = () => spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim();

@@ -96,14 +96,19 @@ export function shutdownResponse(requestId: RequestId): FrameResponseJson {
   return successResponse(requestId, [], { shutdown: true });
 }
 
-export function encodeFrameResponse(json: object, images: readonly Uint8Array[] = []): Buffer[] {
+/** `len(JSON) · JSON · trailer`, all u64 LE, in one buffer: the head shared by requests and responses. */
+function jsonHead(json: object, trailer: number): Buffer {
   const body = stringifyWire(json);
   const jsonLength = Buffer.byteLength(body);
   const head = Buffer.allocUnsafe(8 + jsonLength + 8);
   head.writeBigUInt64LE(BigInt(jsonLength), 0);
   head.write(body, 8, 'utf8');
-  head.writeBigUInt64LE(BigInt(images.length), 8 + jsonLength);
-  const chunks: Buffer[] = [head];
+  head.writeBigUInt64LE(BigInt(trailer), 8 + jsonLength);
+  return head;
+}
+
+export function encodeFrameResponse(json: object, images: readonly Uint8Array[] = []): Buffer[] {
+  const chunks: Buffer[] = [jsonHead(json, images.length)];
   for (const image of images) {
     chunks.push(u64(image.byteLength), asBuffer(image));
   }
@@ -111,12 +116,7 @@ export function encodeFrameResponse(json: object, images: readonly Uint8Array[] 
 }
 
 export function encodeFrameRequest(json: object, payload: Uint8Array = new Uint8Array(0)): Buffer[] {
-  const body = stringifyWire(json);
-  const jsonLength = Buffer.byteLength(body);
-  const head = Buffer.allocUnsafe(8 + jsonLength + 8);
-  head.writeBigUInt64LE(BigInt(jsonLength), 0);
-  head.write(body, 8, 'utf8');
-  head.writeBigUInt64LE(BigInt(payload.byteLength), 8 + jsonLength);
+  const head = jsonHead(json, payload.byteLength);
   return payload.byteLength === 0 ? [head] : [head, asBuffer(payload)];
 }
 

@@ -4,7 +4,7 @@ import type net from 'node:net';
 import { createLogger, type Logger } from './log.js';
 import { ConfigError, ProcessingError } from './errors.js';
 import { resolveConfig, type DaemonConfig, type DaemonConfigInput } from './config/daemon-config.js';
-import { InferenceEngine } from './inference/index.js';
+import { InferenceEngine } from './inference/engine.js';
 import { RenderPool } from './render/render-pool.js';
 import { InferenceLane } from './scheduler/inference-lane.js';
 import { TileScheduler } from './scheduler/tile-scheduler.js';

@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { ProcessingError, ProtocolError, UnauthorizedError } from '../errors.js';
 import { FRAMED_COMMANDS, type FramedRequest, type TestFaultRequest } from '../protocol/framed-request.js';
 import { shutdownResponse, successResponse } from '../protocol/frame-encoder.js';
-import type { InferenceEngine } from '../inference/index.js';
+import type { InferenceEngine } from '../inference/engine.js';
 import type { InferenceLane } from '../scheduler/inference-lane.js';
 import type { TileStore } from '../store/tile-store.js';
 import { tileName, type TileCoord } from '../tile/tile-coord.js';

@@ -19,6 +19,9 @@ import { TileStore } from './store/tile-store.js';
 import { FramedSession, type FramedRequestHandler } from './transport/framed-session.js';
 import { LineSession } from './transport/line-session.js';
 import { RequestServer } from './transport/request-server.js';
+import type { DaemonStats } from './daemon-stats.js';
+
+export type { DaemonStats, DaemonInferenceStats } from './daemon-stats.js';
 
 /** After a TOO_LARGE length, how long the connection drains the peer's bytes before it is reset, ms. */
 const FATAL_LINGER_MS = 5000;
@@ -275,7 +278,7 @@ export class Daemon {
     });
   }
 
-  stats(): Record<string, unknown> {
+  stats(): DaemonStats {
     return {
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       connections: this.#server?.connections ?? 0,

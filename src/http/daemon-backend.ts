@@ -1,4 +1,5 @@
 import { codeOf } from '../errors.js';
+import type { DaemonStats } from '../daemon-stats.js';
 import type { FramedRequest } from '../protocol/framed-request.js';
 import type { TileScheduler } from '../scheduler/tile-scheduler.js';
 import type { TileService } from '../service/tile-service.js';
@@ -14,7 +15,7 @@ export interface DaemonPieces {
   store: Pick<TileStore, 'read' | 'stat'>;
   /** For forgetting idle HTTP clients (their viewports); optional. */
   scheduler?: Pick<TileScheduler, 'forgetClient'>;
-  stats: () => Record<string, unknown>;
+  stats: () => DaemonStats;
   ready: () => boolean;
 }
 

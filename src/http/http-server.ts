@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { ErrorCode, ProcessingError, ProtocolError, TooLargeError, codeOf, messageOf } from '../errors.js';
+import type { DaemonStats } from '../daemon-stats.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { MAX_SUPPORTED_ZOOM } from '../limits.js';
@@ -24,7 +25,7 @@ export interface HttpBackend {
   /** Throws BAD_TILE on a viewport outside the grid. */
   setViewport(clientId: string, v: { z: number; minX: number; minY: number; maxX: number; maxY: number }): void;
   /** The daemon's stats object (Daemon.stats()). */
-  stats(): Record<string, unknown>;
+  stats(): DaemonStats;
   ready(): boolean;
   /**
    * Optional: forget a client (its viewport and queued requests). Called for

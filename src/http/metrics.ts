@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ErrorCode } from '../errors.js';
 import { PRIORITY_CLASSES } from '../scheduler/priority.js';
+import type { DaemonStats } from '../daemon-stats.js';
 
 /** Seconds; a metatile render takes milliseconds at low zoom and up to seconds for a dense 8×8 block. */
 const RENDER_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -19,10 +20,10 @@ const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
  * Two kinds of source:
  * - events, pushed by the daemon as they happen: observeRender(),
  *   observeInference(), countError(), countHttpRequest();
- * - the daemon's stats() object, read at scrape time by scrape(): queue
- *   lengths, running renders, notices, connections, inference lane. Totals
- *   in stats() (notices sent, tiles answered from disk, ...) are exposed as
- *   counters set to the daemon's own running total.
+ * - the daemon's stats() (a typed DaemonStats), read at scrape time by
+ *   scrape(): queue lengths, running renders, notices, connections,
+ *   inference lane. Totals in stats() (notices sent, tiles answered from
+ *   disk, ...) are exposed as counters set to the daemon's own running total.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -34,22 +35,12 @@ export class Metrics {
   readonly #errors: Counter<'code'>;
   readonly #httpRequests: Counter<'route' | 'status'>;
 
-  readonly #gauges: {
-    uptime: Gauge;
-    ready: Gauge;
-    connections: Gauge;
-    queueLength: Gauge<'class'>;
-    queuedJobs: Gauge;
-    rendersRunning: Gauge;
-    renderWorkers: Gauge;
-    renderWorkersBusy: Gauge;
-    noticesPending: Gauge;
-    inferenceQueue: Gauge;
-    inferenceRunning: Gauge;
-  };
-
+  readonly #ready: Gauge;
+  readonly #queueLength: Gauge<'class'>;
+  /** Gauges set from stats() at scrape time. */
+  readonly #fromStats: ReadonlyArray<{ gauge: Gauge; get: StatsField }>;
   /** Running totals kept by the daemon itself (stats()), exposed as counters. */
-  readonly #totals: Array<{ counter: Counter; path: readonly string[] }>;
+  readonly #totals: ReadonlyArray<{ counter: Counter; get: StatsField }>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -98,36 +89,36 @@ export class Metrics {
 
     const gauge = <L extends string = string>(name: string, help: string, labelNames: L[] = []) =>
       new Gauge<L>({ name, help, labelNames, registers });
-    this.#gauges = {
-      uptime: gauge('mosaicd_uptime_seconds', 'Seconds since the daemon started'),
-      ready: gauge('mosaicd_ready', '1 when the daemon is ready (readyz), else 0'),
-      connections: gauge('mosaicd_connections', 'Open connections on the request port (lines and frames)'),
-      queueLength: gauge('mosaicd_queue_length', 'Tile requests waiting to render, by priority class', ['class']),
-      queuedJobs: gauge('mosaicd_queued_jobs', 'Metatile render jobs waiting (requests of one metatile share a job)'),
-      rendersRunning: gauge('mosaicd_renders_running', 'Metatile renders running now'),
-      renderWorkers: gauge('mosaicd_render_workers', 'Render worker threads'),
-      renderWorkersBusy: gauge('mosaicd_render_workers_busy', 'Render worker threads drawing now'),
-      noticesPending: gauge('mosaicd_notices_pending', 'Completion notices waiting to be delivered'),
-      inferenceQueue: gauge('mosaicd_inference_queue_length', 'Inference requests waiting in the inference lane'),
-      inferenceRunning: gauge('mosaicd_inference_running', 'Inference requests running now'),
-    };
-    for (const cls of PRIORITY_CLASSES) this.#gauges.queueLength.set({ class: cls }, 0);
+    // Every field is read through DaemonStats: renaming one there fails to compile here.
+    const fromStats = (name: string, help: string, get: StatsField) => ({ gauge: gauge(name, help), get });
+    this.#ready = gauge('mosaicd_ready', '1 when the daemon is ready (readyz), else 0');
+    this.#queueLength = gauge('mosaicd_queue_length', 'Tile requests waiting to render, by priority class', ['class']);
+    for (const cls of PRIORITY_CLASSES) this.#queueLength.set({ class: cls }, 0);
+    this.#fromStats = [
+      fromStats('mosaicd_uptime_seconds', 'Seconds since the daemon started', (s) => s.uptime_s),
+      fromStats('mosaicd_connections', 'Open connections on the request port (lines and frames)', (s) => s.connections),
+      fromStats('mosaicd_queued_jobs', 'Metatile render jobs waiting (requests of one metatile share a job)', (s) => s.tiles.queuedJobs),
+      fromStats('mosaicd_renders_running', 'Metatile renders running now', (s) => s.tiles.running),
+      fromStats('mosaicd_render_workers', 'Render worker threads', (s) => s.render.workers),
+      fromStats('mosaicd_render_workers_busy', 'Render worker threads drawing now', (s) => s.render.busy),
+      fromStats('mosaicd_notices_pending', 'Completion notices waiting to be delivered', (s) => s.notices.pending),
+      // `inference` is null in a tiles-only daemon: its gauges read 0.
+      fromStats('mosaicd_inference_queue_length', 'Inference requests waiting in the inference lane', (s) => (s.inference ? s.inference.queued : 0)),
+      fromStats('mosaicd_inference_running', 'Inference requests running now', (s) => (s.inference ? s.inference.running : 0)),
+    ];
 
-    const total = (name: string, help: string, path: readonly string[]) => ({
-      counter: new Counter({ name, help, registers }),
-      path,
-    });
+    const total = (name: string, help: string, get: StatsField) => ({ counter: new Counter({ name, help, registers }), get });
     this.#totals = [
-      total('mosaicd_notices_sent_total', 'Completion notices delivered', ['notices', 'sent']),
-      total('mosaicd_notices_retried_total', 'Completion notices sent again after a failed attempt', ['notices', 'retried']),
-      total('mosaicd_notice_failed_attempts_total', 'Failed attempts to deliver a completion notice', ['notices', 'failedAttempts']),
-      total('mosaicd_tile_requests_cached_total', 'Tile requests answered from disk without rendering', ['tiles', 'cached']),
-      total('mosaicd_tile_requests_coalesced_total', 'Tile requests that joined a render already queued or running', ['tiles', 'coalesced']),
-      total('mosaicd_tile_requests_cancelled_total', 'Queued tile requests withdrawn (cancel, client gone, shutdown)', ['tiles', 'cancelled']),
-      total('mosaicd_tile_requests_busy_total', 'Tile requests refused because their class queue was full', ['tiles', 'rejectedBusy']),
-      total('mosaicd_render_failures_total', 'Metatile renders that failed', ['tiles', 'failed']),
-      total('mosaicd_render_workers_replaced_total', 'Render workers replaced after a crash or timeout', ['render', 'replaced']),
-      total('mosaicd_inference_busy_total', 'Inference requests refused because the lane was full', ['inference', 'rejectedBusy']),
+      total('mosaicd_notices_sent_total', 'Completion notices delivered', (s) => s.notices.sent),
+      total('mosaicd_notices_retried_total', 'Completion notices sent again after a failed attempt', (s) => s.notices.retried),
+      total('mosaicd_notice_failed_attempts_total', 'Failed attempts to deliver a completion notice', (s) => s.notices.failedAttempts),
+      total('mosaicd_tile_requests_cached_total', 'Tile requests answered from disk without rendering', (s) => s.tiles.cached),
+      total('mosaicd_tile_requests_coalesced_total', 'Tile requests that joined a render already queued or running', (s) => s.tiles.coalesced),
+      total('mosaicd_tile_requests_cancelled_total', 'Queued tile requests withdrawn (cancel, client gone, shutdown)', (s) => s.tiles.cancelled),
+      total('mosaicd_tile_requests_busy_total', 'Tile requests refused because their class queue was full', (s) => s.tiles.rejectedBusy),
+      total('mosaicd_render_failures_total', 'Metatile renders that failed', (s) => s.tiles.failed),
+      total('mosaicd_render_workers_replaced_total', 'Render workers replaced after a crash or timeout', (s) => s.render.replaced),
+      total('mosaicd_inference_busy_total', 'Inference requests refused because the lane was full', (s) => s.inference?.rejectedBusy),
     ];
   }
 
@@ -159,34 +150,26 @@ export class Metrics {
   }
 
   /**
-   * The exposition text. `stats` is the daemon's stats() object (see
-   * Daemon.stats()); missing or odd fields leave their metric unchanged.
+   * The exposition text. `stats` is the daemon's stats() (Daemon.stats());
+   * a field that is missing or not a finite number leaves its metric as it was.
    */
-  async scrape(stats?: Record<string, unknown>, ready?: boolean): Promise<string> {
+  async scrape(stats?: DaemonStats, ready?: boolean): Promise<string> {
     if (stats) this.#applyStats(stats);
-    if (ready !== undefined) this.#gauges.ready.set(ready ? 1 : 0);
+    if (ready !== undefined) this.#ready.set(ready ? 1 : 0);
     return this.registry.metrics();
   }
 
-  #applyStats(s: Record<string, unknown>): void {
-    const g = this.#gauges;
-    setIf(g.uptime, num(s, 'uptime_s'));
-    setIf(g.connections, num(s, 'connections'));
-    const queued = pick(s, 'tiles', 'queued');
-    if (isRecord(queued)) {
-      for (const [cls, n] of Object.entries(queued)) if (typeof n === 'number') g.queueLength.set({ class: cls }, n);
+  #applyStats(s: DaemonStats): void {
+    for (const { gauge, get } of this.#fromStats) {
+      const v = read(s, get);
+      if (v !== undefined) gauge.set(v);
     }
-    setIf(g.queuedJobs, num(s, 'tiles', 'queuedJobs'));
-    setIf(g.rendersRunning, num(s, 'tiles', 'running'));
-    setIf(g.renderWorkers, num(s, 'render', 'workers'));
-    setIf(g.renderWorkersBusy, num(s, 'render', 'busy'));
-    setIf(g.noticesPending, num(s, 'notices', 'pending'));
-    // `inference` is null in a tiles-only daemon: its gauges read 0.
-    const inferenceOn = isRecord(s['inference']);
-    g.inferenceQueue.set(inferenceOn ? (num(s, 'inference', 'queued') ?? 0) : 0);
-    g.inferenceRunning.set(inferenceOn ? (num(s, 'inference', 'running') ?? 0) : 0);
-    for (const { counter, path } of this.#totals) {
-      const v = num(s, ...path);
+    for (const cls of PRIORITY_CLASSES) {
+      const v = read(s, (x) => x.tiles.queued[cls]);
+      if (v !== undefined) this.#queueLength.set({ class: cls }, v);
+    }
+    for (const { counter, get } of this.#totals) {
+      const v = read(s, get);
       if (v === undefined || v < 0) continue;
       counter.reset();
       counter.inc(v);
@@ -194,24 +177,20 @@ export class Metrics {
   }
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+/** One number of DaemonStats; undefined for "not there" (inference off). */
+type StatsField = (s: DaemonStats) => number | undefined;
 
-function pick(obj: unknown, ...path: string[]): unknown {
-  let v: unknown = obj;
-  for (const key of path) {
-    if (!isRecord(v)) return undefined;
-    v = v[key];
+/**
+ * A field's value, or undefined when it is not a finite number. Stats cross
+ * a process boundary in tests and may arrive partial: a scrape must not fail
+ * because one branch of the object is missing.
+ */
+function read(s: DaemonStats, get: StatsField): number | undefined {
+  let v: unknown;
+  try {
+    v = get(s);
+  } catch {
+    return undefined;
   }
-  return v;
-}
-
-function num(obj: unknown, ...path: string[]): number | undefined {
-  const v = pick(obj, ...path);
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
-
-function setIf(g: Gauge, v: number | undefined): void {
-  if (v !== undefined) g.set(v);
 }

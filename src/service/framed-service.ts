@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import type { DaemonStats } from '../daemon-stats.js';
 import type { Logger } from '../log.js';
 import { ProcessingError, ProtocolError, UnauthorizedError } from '../errors.js';
 import { FRAMED_COMMANDS, type FramedRequest, type TestFaultRequest } from '../protocol/framed-request.js';
@@ -20,7 +21,7 @@ export interface FramedServiceOptions {
   cameraModels: Readonly<Record<string, string>>;
   adminToken: string | undefined;
   log: Logger;
-  stats: () => unknown;
+  stats: () => DaemonStats;
   /** TEST ONLY: set when the daemon runs with MOSAICD_TEST_FAULTS=1; the `test_fault` command is unknown otherwise. */
   testFaults?: TestFaults | undefined;
 }

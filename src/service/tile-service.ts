@@ -1,3 +1,4 @@
+import type { DaemonStats } from '../daemon-stats.js';
 import type { Logger } from '../log.js';
 import { ErrorCode, MosaicError, UnauthorizedError, codeOf, messageOf } from '../errors.js';
 import { DONE_NOTICE, formatErrorNotice, formatTileNotice, type LineCommand } from '../protocol/line-command.js';
@@ -20,7 +21,7 @@ export interface TileServiceOptions {
   /** Graceful stop (the `stop` line). */
   requestStop: () => void;
   /** The daemon's stats as one JSON object. */
-  stats: () => unknown;
+  stats: () => DaemonStats;
 }
 
 /**

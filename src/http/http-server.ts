@@ -11,6 +11,8 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { MAX_SUPPORTED_ZOOM } from '../limits.js';
 import type { TileCoord } from '../tile/tile-coord.js';
+import type { Viewport } from '../tile/viewport.js';
+import { parseViewportJson } from '../protocol/viewport-syntax.js';
 import { Metrics, type HttpRoute } from './metrics.js';
 import { VIEWER_CSS, VIEWER_JS, viewerHtml } from './viewer.js';
 
@@ -23,7 +25,7 @@ export interface HttpBackend {
   readTile(tile: TileCoord): Promise<Buffer | undefined>;
   statTile(tile: TileCoord): Promise<{ size: number; mtimeMs: number } | undefined>;
   /** Throws BAD_TILE on a viewport outside the grid. */
-  setViewport(clientId: string, v: { z: number; minX: number; minY: number; maxX: number; maxY: number }): void;
+  setViewport(clientId: string, v: Viewport): void;
   /** The daemon's stats object (Daemon.stats()). */
   stats(): DaemonStats;
   ready(): boolean;
@@ -266,10 +268,8 @@ export class HttpServer {
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ProtocolError('the body must be a JSON object');
     const o = json as Record<string, unknown>;
-    const fields = ['z', 'min_x', 'min_y', 'max_x', 'max_y'] as const;
-    for (const f of fields) {
-      if (!Number.isSafeInteger(o[f])) throw new ProtocolError(`"${f}" must be an integer`);
-    }
+    const parsed = parseViewportJson(o);
+    if (!parsed.ok) throw new ProtocolError(parsed.reason);
     let given: string | undefined;
     if (o['client_id'] !== undefined) {
       if (typeof o['client_id'] !== 'string' || !CLIENT_ID.test(o['client_id'])) {
@@ -278,8 +278,7 @@ export class HttpServer {
       given = o['client_id'];
     }
     const clientId = this.#clientOf(req, query, given);
-    const v = { z: o['z'] as number, minX: o['min_x'] as number, minY: o['min_y'] as number, maxX: o['max_x'] as number, maxY: o['max_y'] as number };
-    this.#o.backend.setViewport(clientId, v); // BAD_TILE → 400 (statusOf)
+    this.#o.backend.setViewport(clientId, parsed.viewport); // BAD_TILE → 400 (statusOf)
     this.#touch(clientId);
     res.setHeader('Cache-Control', 'no-store');
     res.writeHead(204).end();

@@ -1,6 +1,9 @@
 import { ProtocolError } from '../errors.js';
 import { RawJsonNumber, rawTopLevelValue, type RequestId } from './request-id.js';
+import type { Viewport } from '../tile/viewport.js';
 import { parseTileSyntax, TILE_SYNTAX_HINT, type TileName } from './tile-syntax.js';
+import { parseViewportJson } from './viewport-syntax.js';
+import { describeJson as describe } from './json-value.js';
 
 /**
  * JSON metadata + payload of one frame -> a typed request (wire.md §5).
@@ -21,8 +24,8 @@ import { parseTileSyntax, TILE_SYNTAX_HINT, type TileName } from './tile-syntax.
  * | `render`           | `tile` (`"Z_X_Y"` or `"Z/X/Y"`); payload ignored                       |
  * | `shutdown`         | `token` (string, optional); payload ignored                            |
  * | `ping`, `stats`    | none                                                                   |
- * | `viewport`         | `z`, `min_x`, `min_y`, `max_x`, `max_y` (integers >= 0), or            |
- * |                    | `viewport: [z, min_x, min_y, max_x, max_y]` (the array wins if both)   |
+ * | `viewport`         | `z`, `min_x`, `min_y`, `max_x`, `max_y`, or                            |
+ * |                    | `viewport: [z, min_x, min_y, max_x, max_y]` (viewport-syntax.ts rules) |
  * | `cancel`           | `tile` (`"Z_X_Y"` or `"Z/X/Y"`)                                        |
  *
  * An optional field sent as JSON `null` counts as absent (C# serialisers
@@ -59,13 +62,8 @@ export interface PingRequest extends RequestBase {
 export interface StatsRequest extends RequestBase {
   readonly type: 'stats';
 }
-export interface ViewportRequest extends RequestBase {
+export interface ViewportRequest extends RequestBase, Viewport {
   readonly type: 'viewport';
-  readonly z: number;
-  readonly minX: number;
-  readonly minY: number;
-  readonly maxX: number;
-  readonly maxY: number;
 }
 export interface CancelRequest extends RequestBase {
   readonly type: 'cancel';
@@ -241,29 +239,10 @@ function readTestFault(root: JsonObject): Pick<TestFaultRequest, 'target' | 'fau
   return root['tile'] === undefined || root['tile'] === null ? { target, fault } : { target, fault, tile: requiredTile(root, 'test_fault') };
 }
 
-const VIEWPORT_FIELDS = ['z', 'min_x', 'min_y', 'max_x', 'max_y'] as const;
-
-function readViewport(root: JsonObject): Pick<ViewportRequest, 'z' | 'minX' | 'minY' | 'maxX' | 'maxY'> {
-  let values: unknown[];
-  let names: string[];
-  const array = root['viewport'];
-  if (array !== undefined && array !== null) {
-    if (!Array.isArray(array) || array.length !== 5) {
-      throw new FieldError(`viewport must be an array [z, min_x, min_y, max_x, max_y], got ${describe(array)}`);
-    }
-    values = array;
-    names = VIEWPORT_FIELDS.map((f, i) => `viewport[${i}] (${f})`);
-  } else {
-    values = VIEWPORT_FIELDS.map((f) => root[f]);
-    names = [...VIEWPORT_FIELDS];
-  }
-  values.forEach((v, i) => {
-    if (!isNonNegativeInteger(v)) {
-      throw new FieldError(`${names[i]} must be a non-negative integer for viewport, got ${describe(v)}`);
-    }
-  });
-  const [z, minX, minY, maxX, maxY] = values as [number, number, number, number, number];
-  return { z, minX, minY, maxX, maxY };
+function readViewport(root: JsonObject): Viewport {
+  const parsed = parseViewportJson(root);
+  if (!parsed.ok) throw new FieldError(parsed.reason);
+  return parsed.viewport;
 }
 
 function requiredTile(root: JsonObject, command: string): TileName {
@@ -285,13 +264,4 @@ function optionalString(root: JsonObject, field: string): string | undefined {
 
 function isNonNegativeInteger(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}
-
-/** A received value for an error message: its JSON (cut to 64 chars) and its JSON type. */
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const type = v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
-  let text = JSON.stringify(v) ?? String(v);
-  if (text.length > 64) text = `${text.slice(0, 61)}...`;
-  return `${text} (${type})`;
 }

@@ -1,5 +1,7 @@
 import type { LineDecoderItem } from './line-decoder.js';
+import type { Viewport } from '../tile/viewport.js';
 import { parseTileSyntax, TILE_SYNTAX_HINT } from './tile-syntax.js';
+import { parseViewportWords } from './viewport-syntax.js';
 
 /**
  * One request line -> a typed command (wire.md §3), and the text notices
@@ -32,8 +34,9 @@ import { parseTileSyntax, TILE_SYNTAX_HINT } from './tile-syntax.js';
  *
  * Tile numbers are only checked to be decimal digits (zoom 1-2 digits, x/y
  * 1-10): `3_8_0` and `99_0_0` parse here, and the daemon refuses them with
- * `tileCoord()` and its max zoom. Viewport numbers are checked the same way;
- * their ranges (and MINX <= MAXX) are the daemon's to judge.
+ * `tileCoord()` and its max zoom. Viewport numbers follow the rules shared
+ * by every wire (src/protocol/viewport-syntax.ts); their ranges (and
+ * MINX <= MAXX) are the daemon's to judge.
  */
 
 interface TileFields {
@@ -54,13 +57,8 @@ export interface StopLineCommand {
   readonly type: 'stop';
   readonly token?: string;
 }
-export interface ViewportLineCommand {
+export interface ViewportLineCommand extends Viewport {
   readonly type: 'viewport';
-  readonly z: number;
-  readonly minX: number;
-  readonly minY: number;
-  readonly maxX: number;
-  readonly maxY: number;
 }
 export interface CancelLineCommand extends TileFields {
   readonly type: 'cancel';
@@ -110,8 +108,6 @@ export const MAX_NOTICE_NAME_CHARS = 64;
 /** Longest reason in an error notice, in code points. */
 export const MAX_NOTICE_REASON_CHARS = 512;
 
-const ZOOM_DIGITS = /^\d{1,2}$/;
-const INDEX_DIGITS = /^\d{1,10}$/;
 const VIEWPORT_USAGE = 'expected viewport Z MINX MINY MAXX MAXY in decimal digits';
 
 export function parseLineCommand(line: string): LineCommand {
@@ -221,17 +217,6 @@ function looksLikeTile(word: string): boolean {
 }
 
 function parseViewport(args: readonly string[]): LineCommand {
-  if (args.length !== 5) return invalid('viewport', VIEWPORT_USAGE);
-  const [z, minX, minY, maxX, maxY] = args as [string, string, string, string, string];
-  if (!ZOOM_DIGITS.test(z) || ![minX, minY, maxX, maxY].every((n) => INDEX_DIGITS.test(n))) {
-    return invalid('viewport', VIEWPORT_USAGE);
-  }
-  return {
-    type: 'viewport',
-    z: Number(z),
-    minX: Number(minX),
-    minY: Number(minY),
-    maxX: Number(maxX),
-    maxY: Number(maxY),
-  };
+  const parsed = parseViewportWords(args);
+  return parsed.ok ? { type: 'viewport', ...parsed.viewport } : invalid('viewport', `${VIEWPORT_USAGE} (${parsed.reason})`);
 }

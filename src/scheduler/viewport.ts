@@ -1,13 +1,7 @@
 import type { TileCoord } from '../tile/tile-coord.js';
+import type { Viewport } from '../tile/viewport.js';
 
-/** What a client shows: zoom z, tile columns minX..maxX, rows minY..maxY (inclusive). */
-export interface Viewport {
-  readonly z: number;
-  readonly minX: number;
-  readonly minY: number;
-  readonly maxX: number;
-  readonly maxY: number;
-}
+export type { Viewport } from '../tile/viewport.js';
 
 export function inViewport(t: TileCoord, v: Viewport): boolean {
   return t.z === v.z && t.x >= v.minX && t.x <= v.maxX && t.y >= v.minY && t.y <= v.maxY;

@@ -14,7 +14,8 @@ import { daemonBackend, instrumentFramed, observeRenders } from './http/daemon-b
 import { HttpServer } from './http/http-server.js';
 import { Metrics } from './http/metrics.js';
 import { NoticeTargets } from './service/notice-targets.js';
-import { TileService } from './service/tile-service.js';
+import { LineService } from './service/line-service.js';
+import { TileApi } from './service/tile-api.js';
 import { TileStore } from './store/tile-store.js';
 import { FramedSession, type FramedRequestHandler } from './transport/framed-session.js';
 import { LineSession } from './transport/line-session.js';
@@ -51,7 +52,10 @@ export class Daemon {
   readonly log: Logger;
   readonly store: TileStore;
   readonly scheduler: TileScheduler;
-  readonly tiles: TileService;
+  /** The tile API every protocol shares. */
+  readonly tiles: TileApi;
+  /** The line protocol's commands. */
+  readonly lines: LineService;
   readonly framed: FramedService;
   /** Prometheus metrics (served on /metrics when --http-port is set). */
   readonly metrics = new Metrics();
@@ -95,12 +99,11 @@ export class Daemon {
       log,
       ...(options.noticeRetryBaseMs ? { retryBaseMs: options.noticeRetryBaseMs } : {}),
     });
-    this.tiles = new TileService({
-      scheduler: this.scheduler,
+    this.tiles = new TileApi({ scheduler: this.scheduler, maxZoom: config.maxZoom, prefetch: config.prefetch });
+    this.lines = new LineService({
+      tiles: this.tiles,
       notices: this.#notices,
-      maxZoom: config.maxZoom,
       adminToken: config.adminToken,
-      prefetch: config.prefetch,
       log,
       requestStop: () => void this.stop(),
       stats: () => this.stats(),
@@ -202,7 +205,7 @@ export class Daemon {
       log: this.log,
       openSession: (socket, protocol, buffered, ended, log, peer) => {
         if (protocol === 'lines') {
-          const session = new LineSession(socket, { peer, maxLineBytes: c.maxLineBytes, handle: this.tiles.handleLine, log });
+          const session = new LineSession(socket, { peer, maxLineBytes: c.maxLineBytes, handle: this.lines.handle, log });
           session.start(buffered, ended);
           return session;
         }
@@ -282,7 +285,7 @@ export class Daemon {
     return {
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       connections: this.#server?.connections ?? 0,
-      tiles: this.scheduler.stats(),
+      tiles: this.tiles.stats(),
       render: this.#renderPool.stats(),
       notices: this.#notices.stats(),
       inference: this.#inference ? { ...this.#inference.lane.stats(), models: this.#inference.engine.stats() } : null,
@@ -326,7 +329,7 @@ export class Daemon {
     await new Promise((resolve) => setImmediate(resolve));
     // `done` belongs to the line protocol: a stdio daemon has no map client to tell.
     if (!force && this.#server) {
-      this.tiles.sendDone();
+      this.lines.sendDone();
       this.log.info(this.#notices.stats(), 'waiting for every notice to be delivered (a second signal stops now)');
       const limit = this.config.stopNoticeTimeoutMs;
       // A plain timer, not AbortSignal.timeout(): on Node 20 a timeout signal inside

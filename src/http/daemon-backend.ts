@@ -2,7 +2,7 @@ import { codeOf } from '../errors.js';
 import type { DaemonStats } from '../daemon-stats.js';
 import type { FramedRequest } from '../protocol/framed-request.js';
 import type { TileScheduler } from '../scheduler/tile-scheduler.js';
-import type { TileService } from '../service/tile-service.js';
+import type { TileApi } from '../service/tile-api.js';
 import type { TileStore } from '../store/tile-store.js';
 import type { MetaTile } from '../tile/tile-coord.js';
 import type { FramedRequestHandler } from '../transport/framed-session.js';
@@ -11,7 +11,7 @@ import type { Metrics } from './metrics.js';
 
 /** The parts of a Daemon the HTTP side uses. */
 export interface DaemonPieces {
-  tiles: Pick<TileService, 'coord' | 'request' | 'setViewport'>;
+  tiles: Pick<TileApi, 'coord' | 'request' | 'setViewport'>;
   store: Pick<TileStore, 'read' | 'stat'>;
   /** For forgetting idle HTTP clients (their viewports); optional. */
   scheduler?: Pick<TileScheduler, 'forgetClient'>;
@@ -28,7 +28,7 @@ export function daemonBackend(d: DaemonPieces): HttpBackend {
   const scheduler = d.scheduler;
   return {
     coord: (z, x, y) => d.tiles.coord(z, x, y),
-    requestTile: (tile, clientId, signal) => d.tiles.request(tile, 'interactive', clientId, signal),
+    requestTile: (tile, clientId, signal) => d.tiles.request(tile, { cls: 'interactive', clientId, signal }),
     readTile: (tile) => d.store.read(tile),
     statTile: (tile) => d.store.stat(tile),
     setViewport: (clientId, v) => d.tiles.setViewport(clientId, v),

@@ -10,10 +10,10 @@ import type { TileStore } from '../store/tile-store.js';
 import { tileName, type TileCoord } from '../tile/tile-coord.js';
 import type { FramedContext, FramedReply } from '../transport/framed-session.js';
 import { mayAdminister } from './peer.js';
-import type { TileService } from './tile-service.js';
+import type { TileApi, TileRef } from './tile-api.js';
 
 export interface FramedServiceOptions {
-  tiles: TileService;
+  tiles: TileApi;
   store: TileStore;
   /** Absent when the daemon runs without inference. */
   inference: { engine: InferenceEngine; lane: InferenceLane } | undefined;
@@ -58,7 +58,7 @@ export class FramedService {
       case 'process':
         return this.#process(request.cameraNumber, request.model, request.payload, id, ctx);
       case 'render':
-        return this.#render(request.tile.z, request.tile.x, request.tile.y, id, ctx);
+        return this.#render(request.tile, id, ctx);
       case 'shutdown':
         if (!mayAdminister(ctx.peer, request.token, this.#o.adminToken)) {
           throw new UnauthorizedError('shutdown is accepted only from loopback or with the admin token');
@@ -72,8 +72,7 @@ export class FramedService {
         this.#o.tiles.setViewport(ctx.clientId, request);
         return { json: successResponse(id, []), images: [] };
       case 'cancel': {
-        const t = request.tile;
-        const n = this.#o.tiles.cancel(this.#o.tiles.coord(t.z, t.x, t.y), ctx.clientId);
+        const n = this.#o.tiles.cancel(request.tile, ctx.clientId);
         return { json: successResponse(id, [], { cancelled: n }), images: [] };
       }
       case 'test_fault':
@@ -89,8 +88,7 @@ export class FramedService {
     const id = request.requestId;
     this.#o.log.warn({ target: request.target, fault: request.fault, tile: request.tile }, 'TEST FAULT injected');
     if (request.target === 'render' && request.tile !== undefined) {
-      const t = request.tile;
-      faults.armRender(this.#o.tiles.coord(t.z, t.x, t.y), request.fault);
+      faults.armRender(this.#o.tiles.resolve(request.tile), request.fault);
       return { json: successResponse(id, [], { armed: true }), images: [] };
     }
     if (request.target === 'render') await faults.render(request.fault);
@@ -124,9 +122,10 @@ export class FramedService {
     return { json: successResponse(id, items, { model, elapsed_ms: Math.round((performance.now() - started) * 10) / 10 }), images };
   }
 
-  async #render(z: number, x: number, y: number, id: FramedRequest['requestId'], ctx: FramedContext): Promise<FramedReply> {
-    const tile = this.#o.tiles.coord(z, x, y);
-    const outcome = await this.#o.tiles.request(tile, 'interactive', ctx.clientId, ctx.signal);
+  async #render(ref: TileRef, id: FramedRequest['requestId'], ctx: FramedContext): Promise<FramedReply> {
+    const tiles = this.#o.tiles;
+    const tile = tiles.admit(ref);
+    const outcome = await tiles.request(tile, { cls: 'interactive', clientId: ctx.clientId, signal: ctx.signal });
     const png = await this.#o.store.read(tile);
     if (png === undefined) throw new ProcessingError(`tile ${tileName(tile)} was rendered but is not on disk`);
     const meta = await sharp(png).metadata();

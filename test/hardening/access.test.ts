@@ -123,7 +123,7 @@ t.test('without --admin-token: admin commands only from loopback peers', async (
   // A remote peer, by calling the service directly: every admin command refused, no traffic.
   const { ctx, replies } = fakeContext(REMOTE);
   for (const line of ['stop', 'dirty 3_4_2', 'expire 3_4_2', 'bulk 3_4_2 force', 'stop anything']) {
-    void h.daemon.tiles.handleLine(parseLineCommand(line), ctx);
+    void h.daemon.lines.handle(parseLineCommand(line), ctx);
   }
   t.same(replies, [
     'error stop stop is accepted only from loopback or with the admin token\n',
@@ -142,7 +142,7 @@ t.test('without --admin-token: admin commands only from loopback peers', async (
   await t.rejects(h.daemon.framed.handle(fault.request, frameCtx), { code: ErrorCode.UNAUTHORIZED }, 'the test hook is loopback-only as well');
 
   // A remote peer's tile is answered in-band, never by connecting back to it.
-  void h.daemon.tiles.handleLine(parseLineCommand('3_4_2'), ctx);
+  void h.daemon.lines.handle(parseLineCommand('3_4_2'), ctx);
   await waitUntil('the in-band answer', () => replies.includes('3_4_2\n'));
   t.same(listener.lines, [], 'nothing went to the loopback listener for the remote peer');
 

@@ -1,37 +1,37 @@
 import type { DaemonStats } from '../daemon-stats.js';
 import type { Logger } from '../log.js';
-import { ErrorCode, MosaicError, UnauthorizedError, codeOf, messageOf } from '../errors.js';
+import { ErrorCode, UnauthorizedError, codeOf, messageOf } from '../errors.js';
 import { DONE_NOTICE, formatErrorNotice, formatTileNotice, type LineCommand } from '../protocol/line-command.js';
-import type { TileScheduler, TileOutcome } from '../scheduler/tile-scheduler.js';
 import type { PriorityClass } from '../scheduler/priority.js';
-import { prefetchTiles, type Viewport } from '../scheduler/viewport.js';
-import { tileCoord, tileName, type TileCoord } from '../tile/tile-coord.js';
+import { tileName, type TileCoord } from '../tile/tile-coord.js';
 import type { LineContext } from '../transport/line-session.js';
 import type { CallbackNotifier } from '../notify/callback-notifier.js';
+import { assertNever } from '../util/assert-never.js';
 import type { NoticeTargets } from './notice-targets.js';
 import { mayAdminister } from './peer.js';
+import type { TileApi, TileRef } from './tile-api.js';
 
-export interface TileServiceOptions {
-  scheduler: TileScheduler;
+export interface LineServiceOptions {
+  tiles: TileApi;
   notices: NoticeTargets;
-  maxZoom: number;
   adminToken: string | undefined;
-  prefetch: boolean;
   log: Logger;
   /** Graceful stop (the `stop` line). */
   requestStop: () => void;
-  /** The daemon's stats as one JSON object. */
+  /** The daemon's stats, answered as one JSON line. */
   stats: () => DaemonStats;
 }
 
+/** A line command's tile: the numbers, and the name exactly as received (for error notices). */
+type LineTile = TileRef & { readonly raw: string };
+
 /**
- * The tile side of the daemon, between the protocols and the scheduler:
- * validates coordinates, asks the scheduler, and tells the requester's
- * completion listener (`Z_X_Y`, `error Z_X_Y reason`, `done`).
+ * The line protocol (wire.md §3) on top of the tile API: each command from
+ * one connection, answered on the requester's completion listener
+ * (`Z_X_Y`, `error Z_X_Y reason`, `done`) or in-band on the connection.
  */
-export class TileService {
-  readonly #o: TileServiceOptions;
-  #stopping = false;
+export class LineService {
+  readonly #o: LineServiceOptions;
   /**
    * Line tile requests accepted and not yet notified, per listener. With the
    * notices already waiting they must stay within --max-pending-notices, so
@@ -40,78 +40,45 @@ export class TileService {
    */
   readonly #owedNotices = new Map<CallbackNotifier, number>();
 
-  constructor(options: TileServiceOptions) {
+  constructor(options: LineServiceOptions) {
     this.#o = options;
   }
 
-  /** Validated coordinates from wire numbers; throws BadTileError. */
-  coord(z: number, x: number, y: number): TileCoord {
-    return tileCoord(z, x, y, this.#o.maxZoom);
-  }
-
-  /** Requests a tile for a framed or HTTP client (no completion notice; the answer is the response). */
-  request(tile: TileCoord, cls: PriorityClass, clientId: string | undefined, signal?: AbortSignal): Promise<TileOutcome> {
-    return this.#o.scheduler.request(tile, { cls, ...(clientId ? { clientId } : {}), ...(signal ? { signal } : {}) });
-  }
-
-  /** Withdraws a client's queued request for a tile; returns how many were withdrawn. */
-  cancel(tile: TileCoord, clientId: string): number {
-    return this.#o.scheduler.cancel(tile, clientId);
-  }
-
-  /** Records a client's viewport; with prefetch on, queues the ring around it. Throws BadTileError on bad bounds. */
-  setViewport(clientId: string, requested: Viewport): void {
-    const v: Viewport = { z: requested.z, minX: requested.minX, minY: requested.minY, maxX: requested.maxX, maxY: requested.maxY };
-    const max = 2 ** v.z - 1;
-    this.coord(v.z, v.minX, v.minY);
-    this.coord(v.z, v.maxX, v.maxY);
-    if (v.minX > v.maxX || v.minY > v.maxY || v.maxX > max || v.maxY > max) {
-      throw new MosaicError(ErrorCode.BAD_TILE, `viewport ${v.z} ${v.minX} ${v.minY} ${v.maxX} ${v.maxY}: need MIN <= MAX <= ${max}`);
-    }
-    this.#o.scheduler.setViewport(clientId, v);
-    if (this.#o.prefetch) {
-      for (const t of prefetchTiles(v, this.#o.maxZoom)) {
-        // Prefetch warms the store; nobody waits for it, and a full queue just skips it.
-        this.#o.scheduler.request(t, { cls: 'prefetch', clientId }).catch(() => undefined);
-      }
-    }
-  }
-
-  /** The line protocol (wire.md §3): one command from one connection. */
-  handleLine = (command: LineCommand, ctx: LineContext): Promise<void> | undefined => {
+  /** One command from one connection. A returned promise holds back the connection's next lines. */
+  handle = (command: LineCommand, ctx: LineContext): Promise<void> | undefined => {
     switch (command.type) {
       case 'tile':
-        this.#lineTile(command.raw, command.z, command.x, command.y, ctx, 'interactive', false);
+        this.#lineTile(command, ctx, 'interactive', false);
         return undefined;
       case 'dirty':
         if (!mayAdminister(ctx.peer, command.token, this.#o.adminToken)) {
           this.#notify(ctx, formatErrorNotice(command.raw, refusal('dirty')));
           return undefined;
         }
-        this.#lineTile(command.raw, command.z, command.x, command.y, ctx, 'dirty', true);
+        this.#lineTile(command, ctx, 'dirty', true);
         return undefined;
       case 'bulk':
         if (command.force && !mayAdminister(ctx.peer, command.token, this.#o.adminToken)) {
           ctx.reply(formatErrorNotice(command.raw, refusal('bulk ... force')));
           return undefined;
         }
-        return this.#inBand(command.raw, command.z, command.x, command.y, ctx, 'bulk', command.force);
+        return this.#inBand(command, ctx, 'bulk', command.force);
       case 'expire':
         if (!mayAdminister(ctx.peer, command.token, this.#o.adminToken)) {
           ctx.reply(formatErrorNotice(command.raw, refusal('expire')));
           return undefined;
         }
-        return this.#inBand(command.raw, command.z, command.x, command.y, ctx, 'dirty', true);
+        return this.#inBand(command, ctx, 'dirty', true);
       case 'cancel':
         try {
-          this.#o.scheduler.cancel(this.coord(command.z, command.x, command.y), ctx.clientId);
+          this.#o.tiles.cancel(command, ctx.clientId);
         } catch (err) {
           this.#notify(ctx, formatErrorNotice(command.raw, messageOf(err)));
         }
         return undefined;
       case 'viewport':
         try {
-          this.setViewport(ctx.clientId, command);
+          this.#o.tiles.setViewport(ctx.clientId, command);
         } catch (err) {
           this.#notify(ctx, formatErrorNotice('viewport', messageOf(err)));
         }
@@ -134,14 +101,11 @@ export class TileService {
         this.#notify(ctx, formatErrorNotice(command.name, command.reason));
         return undefined;
       case 'barrier':
-        return; // answered by the session itself
+        return undefined; // answered by the session itself
+      default:
+        return assertNever(command, 'line command');
     }
   };
-
-  /** Called by the daemon on stop: no new tiles from now on. */
-  beginStop(): void {
-    this.#stopping = true;
-  }
 
   /** Sends `done` to every listener that was told anything, or to the default one. */
   sendDone(): void {
@@ -150,25 +114,16 @@ export class TileService {
     for (const n of targets.length > 0 ? targets : [this.#o.notices.default()]) n.enqueue(DONE_NOTICE, { overLimit: true });
   }
 
-  #lineTile(raw: string, z: number, x: number, y: number, ctx: LineContext, cls: PriorityClass, force: boolean): void {
-    let tile: TileCoord;
-    try {
-      tile = this.coord(z, x, y);
-    } catch (err) {
-      this.#notify(ctx, formatErrorNotice(raw, messageOf(err)));
-      return;
-    }
+  #lineTile(ref: LineTile, ctx: LineContext, cls: PriorityClass, force: boolean): void {
+    const tile = this.#admit(ref, (line) => this.#notify(ctx, line));
+    if (tile === undefined) return;
     const name = tileName(tile);
-    if (this.#stopping) {
-      this.#notify(ctx, formatErrorNotice(name, 'the daemon is stopping'));
-      return;
-    }
     const release = this.#reserveNotice(ctx, name);
     if (release === undefined) return;
     const done = ctx.track();
     const log = ctx.log.child({ tile: name, cls });
     log.debug('tile requested');
-    this.#o.scheduler
+    this.#o.tiles
       .request(tile, { cls, clientId: ctx.clientId, force })
       .then(
         (outcome) => {
@@ -181,8 +136,7 @@ export class TileService {
           log.debug({ code: codeOf(err), err: messageOf(err) }, 'tile failed');
           // A cancelled tile was withdrawn by its client: no notice is owed.
           if (codeOf(err) === ErrorCode.CANCELLED) return;
-          const reason = codeOf(err) === ErrorCode.BUSY ? 'busy' : messageOf(err);
-          this.#notify(ctx, formatErrorNotice(name, reason));
+          this.#notify(ctx, formatErrorNotice(name, reasonOf(err)));
         },
       )
       .finally(done);
@@ -193,35 +147,41 @@ export class TileService {
    * withdrawn if the connection goes away. When the class is full the
    * returned promise holds the connection's next lines until there is room.
    */
-  #inBand(raw: string, z: number, x: number, y: number, ctx: LineContext, cls: PriorityClass, force: boolean): Promise<void> | undefined {
-    let tile: TileCoord;
-    try {
-      tile = this.coord(z, x, y);
-    } catch (err) {
-      ctx.reply(formatErrorNotice(raw, messageOf(err)));
-      return undefined;
-    }
+  #inBand(ref: LineTile, ctx: LineContext, cls: PriorityClass, force: boolean): Promise<void> | undefined {
+    const tile = this.#admit(ref, (line) => ctx.reply(line));
+    if (tile === undefined) return undefined;
     const name = tileName(tile);
-    if (this.#stopping) {
-      ctx.reply(formatErrorNotice(name, 'the daemon is stopping'));
-      return undefined;
-    }
-    const scheduler = this.#o.scheduler;
+    const tiles = this.#o.tiles;
     const submit = () => {
       const paid = ctx.owe();
-      scheduler
+      tiles
         .request(tile, { cls, clientId: `${ctx.clientId}#seed`, force, signal: ctx.signal })
         .then(
           () => ctx.reply(formatTileNotice(name)),
-          (err: unknown) => ctx.reply(formatErrorNotice(name, codeOf(err) === ErrorCode.BUSY ? 'busy' : messageOf(err))),
+          (err: unknown) => ctx.reply(formatErrorNotice(name, reasonOf(err))),
         )
         .finally(paid);
     };
-    if (!scheduler.isFull(cls)) {
+    if (!tiles.isFull(cls)) {
       submit();
       return undefined;
     }
-    return scheduler.waitForSpace(cls, ctx.signal).then(submit, () => undefined);
+    return tiles.waitForSpace(cls, ctx.signal).then(submit, () => undefined);
+  }
+
+  /**
+   * The tile API's checks (coordinates, stopping) for a new line request;
+   * undefined after answering the refusal: a bad tile under the name as
+   * received, a stopping daemon under the tile's `Z_X_Y`.
+   */
+  #admit(ref: LineTile, answer: (line: string) => void): TileCoord | undefined {
+    try {
+      return this.#o.tiles.admit(ref);
+    } catch (err) {
+      const name = codeOf(err) === ErrorCode.BAD_TILE ? ref.raw : tileName(ref);
+      answer(formatErrorNotice(name, messageOf(err)));
+      return undefined;
+    }
   }
 
   /**
@@ -268,6 +228,11 @@ export class TileService {
       ctx.reply(formatErrorNotice(line.split(/\s/)[0] ?? '?', 'notice queue full'));
     }
   }
+}
+
+/** The reason in `error Z_X_Y <reason>`: a full class is plain `busy` (wire.md §4). */
+function reasonOf(err: unknown): string {
+  return codeOf(err) === ErrorCode.BUSY ? 'busy' : messageOf(err);
 }
 
 function refusal(command: string): string {

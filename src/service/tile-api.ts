@@ -1,0 +1,121 @@
+import { ErrorCode, MosaicError, ShuttingDownError } from '../errors.js';
+import type { PriorityClass } from '../scheduler/priority.js';
+import type { TileOutcome, TileRequest, TileScheduler, TileSchedulerStats } from '../scheduler/tile-scheduler.js';
+import { prefetchTiles } from '../scheduler/viewport.js';
+import { tileCoord, type TileCoord } from '../tile/tile-coord.js';
+import type { Viewport } from '../tile/viewport.js';
+
+export interface TileApiOptions {
+  scheduler: TileScheduler;
+  maxZoom: number;
+  /** Queue the ring around each viewport, and the zooms above and below. */
+  prefetch: boolean;
+}
+
+/**
+ * A tile as a request names it: wire numbers, not yet checked. Every
+ * protocol's tile name (`TileName`, a line command, HTTP path numbers)
+ * fits. Resolved in one place, resolve(), so that a map name can join the
+ * reference there (issue 9) without touching each protocol's handler.
+ */
+export interface TileRef {
+  readonly z: number;
+  readonly x: number;
+  readonly y: number;
+}
+
+/**
+ * The tile API every protocol shares (lines, frames, HTTP): request a tile,
+ * cancel, viewports, the seeding hooks, stats. The coordinate check and the
+ * stopping check live here, once; how each wire reports a refusal is the
+ * protocol handler's business (line-service.ts, framed-service.ts, src/http).
+ */
+export class TileApi {
+  readonly #o: TileApiOptions;
+  #stopping = false;
+
+  constructor(options: TileApiOptions) {
+    this.#o = options;
+  }
+
+  /** Validated coordinates from wire numbers; throws BadTileError. */
+  coord(z: number, x: number, y: number): TileCoord {
+    return tileCoord(z, x, y, this.#o.maxZoom);
+  }
+
+  /** The tile a request names; throws BadTileError. */
+  resolve(ref: TileRef): TileCoord {
+    return this.coord(ref.z, ref.x, ref.y);
+  }
+
+  /**
+   * The tile of a new request, checked before anything is reserved for it:
+   * throws BadTileError, or ShuttingDownError once the daemon is stopping.
+   */
+  admit(ref: TileRef): TileCoord {
+    const tile = this.resolve(ref);
+    this.#assertAccepting();
+    return tile;
+  }
+
+  /** Queues a tile (or finds it on disk). Rejects SHUTTING_DOWN once stopping, BUSY when its class is full. */
+  request(tile: TileCoord, request: TileRequest): Promise<TileOutcome> {
+    try {
+      this.#assertAccepting();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#o.scheduler.request(tile, request);
+  }
+
+  /** Withdraws a client's queued request for a tile; returns how many were withdrawn. Throws BadTileError. */
+  cancel(ref: TileRef, clientId: string): number {
+    return this.#o.scheduler.cancel(this.resolve(ref), clientId);
+  }
+
+  /** Records a client's viewport; with prefetch on, queues the ring around it. Throws BadTileError on bad bounds. */
+  setViewport(clientId: string, requested: Viewport): void {
+    const v: Viewport = { z: requested.z, minX: requested.minX, minY: requested.minY, maxX: requested.maxX, maxY: requested.maxY };
+    const max = 2 ** v.z - 1;
+    this.coord(v.z, v.minX, v.minY);
+    this.coord(v.z, v.maxX, v.maxY);
+    if (v.minX > v.maxX || v.minY > v.maxY || v.maxX > max || v.maxY > max) {
+      throw new MosaicError(ErrorCode.BAD_TILE, `viewport ${v.z} ${v.minX} ${v.minY} ${v.maxX} ${v.maxY}: need MIN <= MAX <= ${max}`);
+    }
+    this.#o.scheduler.setViewport(clientId, v);
+    if (this.#o.prefetch) {
+      for (const t of prefetchTiles(v, this.#o.maxZoom)) {
+        // Prefetch warms the store; nobody waits for it, and a full queue just skips it.
+        this.#o.scheduler.request(t, { cls: 'prefetch', clientId }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Forgets a client: its viewport, and its queued requests nobody else waits for. */
+  forgetClient(clientId: string): void {
+    this.#o.scheduler.forgetClient(clientId);
+  }
+
+  /** Seeding: true while a request of this class would be refused BUSY. */
+  isFull(cls: PriorityClass): boolean {
+    return this.#o.scheduler.isFull(cls);
+  }
+
+  /** Seeding: resolves when the class has room again; rejects when `signal` aborts. */
+  waitForSpace(cls: PriorityClass, signal?: AbortSignal): Promise<void> {
+    return this.#o.scheduler.waitForSpace(cls, signal);
+  }
+
+  stats(): TileSchedulerStats {
+    return this.#o.scheduler.stats();
+  }
+
+  /** Called by the daemon on stop: no new tiles from now on. */
+  beginStop(): void {
+    this.#stopping = true;
+  }
+
+  #assertAccepting(): void {
+    if (this.#stopping) throw new ShuttingDownError('the daemon is stopping');
+  }
+}

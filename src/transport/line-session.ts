@@ -25,9 +25,9 @@ export interface LineContext {
 }
 
 /**
- * Acts on one line command. The tile service in production. A returned
- * promise holds back the following lines until it settles (a full bulk
- * queue makes a seeding client wait instead of failing).
+ * Acts on one line command: LineService.handle (src/service/line-service.ts)
+ * in production. A returned promise holds back the following lines until it
+ * settles (a full bulk queue makes a seeding client wait instead of failing).
  */
 export type LineCommandHandler = (command: LineCommand, context: LineContext) => void | Promise<void>;
 

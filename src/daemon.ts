@@ -15,6 +15,7 @@ import { HttpServer } from './http/http-server.js';
 import { Metrics } from './http/metrics.js';
 import { NoticeTargets } from './service/notice-targets.js';
 import { LineService } from './service/line-service.js';
+import { MapRenderers, MapSet, MapStores, resolveMaps, type MapRenderer, type MapSpec } from './maps/index.js';
 import { TileApi } from './service/tile-api.js';
 import { TileStore } from './store/tile-store.js';
 import { FramedSession, type FramedRequestHandler } from './transport/framed-session.js';
@@ -50,7 +51,12 @@ export interface DaemonOptions {
 export class Daemon {
   readonly config: Readonly<DaemonConfig>;
   readonly log: Logger;
+  /** The maps served (docs/maps.md); the default map is today's. */
+  readonly maps: MapSet;
+  /** The default map's tile files. */
   readonly store: TileStore;
+  /** Every map's tile files. */
+  readonly stores: MapStores;
   readonly scheduler: TileScheduler;
   /** The tile API every protocol shares. */
   readonly tiles: TileApi;
@@ -61,7 +67,9 @@ export class Daemon {
   readonly metrics = new Metrics();
   readonly #framedHandle: FramedRequestHandler;
   #http: HttpServer | undefined;
+  /** The default map's render pool (test faults, `render` stats). */
   readonly #renderPool: RenderPool;
+  readonly #renderers: MapRenderers;
   readonly #notices: NoticeTargets;
   readonly #inference: { engine: InferenceEngine; lane: InferenceLane } | undefined;
   #server: RequestServer | undefined;
@@ -73,21 +81,21 @@ export class Daemon {
   /** Resolves once the daemon has stopped, by stop(), destroy(), `stop` or `shutdown`. */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
 
-  private constructor(config: Readonly<DaemonConfig>, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions) {
+  private constructor(config: Readonly<DaemonConfig>, maps: MapSet, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions) {
     this.config = config;
     this.log = log;
-    this.store = new TileStore({ dir: config.tilesDir, layout: config.layout });
-    this.#renderPool = new RenderPool({
-      workers: config.concurrency,
-      tileSize: config.tileSize,
-      palette: config.palette,
-      timeoutMs: config.renderTimeoutMs,
-    });
-    const store = this.store;
+    this.maps = maps;
+    this.stores = new MapStores(this.maps);
+    this.store = this.stores.storeOf({});
+    // The scheduler's render slots (--concurrency) are shared by every map; each map's
+    // renderer has its own workers, since a worker's renderer options are fixed.
+    this.#renderers = new MapRenderers(this.maps, config.concurrency, (spec) => Daemon.#rendererFor(spec, config));
+    this.#renderPool = this.#renderers.of(undefined) as RenderPool;
+    const stores = this.stores;
     this.scheduler = new TileScheduler({
-      renderer: this.#renderPool,
-      sink: { has: (t) => existsSync(store.pathOf(t)), writeMany: (list) => store.writeMany(list) },
-      metatile: config.metatile,
+      renderer: this.#renderers,
+      sink: { has: (t) => existsSync(stores.pathOf(t)), writeMany: (list) => stores.writeMany(list) },
+      metatile: (map) => this.maps.get(map).metatile,
       queueLimits: config.queueLimits,
     });
     observeRenders(this.scheduler, this.metrics);
@@ -99,7 +107,7 @@ export class Daemon {
       log,
       ...(options.noticeRetryBaseMs ? { retryBaseMs: options.noticeRetryBaseMs } : {}),
     });
-    this.tiles = new TileApi({ scheduler: this.scheduler, maxZoom: config.maxZoom, prefetch: config.prefetch });
+    this.tiles = new TileApi({ scheduler: this.scheduler, maps: this.maps, prefetch: config.prefetch });
     this.lines = new LineService({
       tiles: this.tiles,
       notices: this.#notices,
@@ -118,7 +126,7 @@ export class Daemon {
       : undefined;
     this.framed = new FramedService({
       tiles: this.tiles,
-      store: this.store,
+      store: this.stores,
       inference: this.#inference,
       cameraModels: config.cameraModels,
       adminToken: config.adminToken,
@@ -132,12 +140,38 @@ export class Daemon {
     });
   }
 
+  /** Every map of the config, or a ConfigError naming the problem. */
+  static #resolveMaps(config: Readonly<DaemonConfig>): MapSpec[] {
+    let specs: MapSpec[];
+    try {
+      specs = resolveMaps(config, config.maps);
+    } catch (err) {
+      throw new ConfigError(`maps: ${(err as Error).message}`);
+    }
+    for (const spec of specs) {
+      if (spec.renderer !== 'builtin') {
+        throw new ConfigError(`map "${spec.name}": the ${spec.renderer} renderer is not available in this build (style ${spec.style ?? '?'})`);
+      }
+    }
+    return specs;
+  }
+
+  /** The renderer of one map: a render pool of worker threads for the builtin map. */
+  static #rendererFor(spec: MapSpec, config: Readonly<DaemonConfig>): MapRenderer {
+    if (spec.renderer !== 'builtin') throw new ConfigError(`map "${spec.name}": no ${spec.renderer} renderer in this build`);
+    return new RenderPool({ workers: config.concurrency, tileSize: spec.tileSize, palette: spec.palette, timeoutMs: config.renderTimeoutMs });
+  }
+
   /** TEST ONLY: the hooks behind the framed `test_fault` command (MOSAICD_TEST_FAULTS=1). */
   #testFaults(engine: InferenceEngine | undefined): TestFaults {
     this.log.warn('MOSAICD_TEST_FAULTS is on: the framed test_fault command can crash workers. Never use this in production.');
     const pool = this.#renderPool;
     return {
-      armRender: (tile, fault) => pool.armFaultForTest(metaTileOf(tile, this.config.metatile), fault),
+      armRender: (tile, fault) => {
+        const renderer = this.#renderers.of(tile.map);
+        if (!(renderer instanceof RenderPool)) throw new ProcessingError(`map ${tile.map ?? 'default'} has no render pool to arm`);
+        renderer.armFaultForTest(metaTileOf(tile, this.maps.of(tile).metatile), fault);
+      },
       render: (fault) => pool.injectFaultForTest(fault),
       inference: (fault) => (engine ? engine.injectFaultForTest(fault) : Promise.reject(new ProcessingError('inference is not enabled in this daemon'))),
     };
@@ -146,6 +180,7 @@ export class Daemon {
   /** Validates the config, cleans up after a crash, starts workers and (unless `listen: false`) the request port. */
   static async start(input: DaemonConfigInput, options: DaemonOptions & { listen?: boolean } = {}): Promise<Daemon> {
     const config = resolveConfig(input);
+    const maps = new MapSet(Daemon.#resolveMaps(config));
     const log = options.log ?? createLogger(config.logLevel);
     // A long-running daemon sees few repeated inputs; sharp's cache would only hold memory.
     sharp.cache(false);
@@ -170,8 +205,14 @@ export class Daemon {
         }
       }
     }
-    const daemon = new Daemon(config, log, engine, options);
-    const removed = await daemon.store.cleanTemporaryFiles();
+    let daemon: Daemon;
+    try {
+      daemon = new Daemon(config, maps, log, engine, options);
+    } catch (err) {
+      await engine?.close();
+      throw err;
+    }
+    const removed = await daemon.stores.cleanTemporaryFiles();
     if (removed > 0) log.warn({ removed }, 'removed temporary tile files left by an earlier crash');
     if (options.listen !== false) {
       try {
@@ -241,7 +282,7 @@ export class Daemon {
       this.#http = new HttpServer({
         backend: daemonBackend({
           tiles: this.tiles,
-          store: this.store,
+          store: this.stores,
           scheduler: this.scheduler,
           stats: () => this.stats(),
           ready: () => this.ready(),
@@ -252,6 +293,7 @@ export class Daemon {
         log: this.log,
         tileSize: c.tileSize,
         maxZoom: c.maxZoom,
+        maps: this.maps.list().map((m) => ({ name: m.name, tileSize: m.tileSize, minZoom: m.minZoom, maxZoom: m.maxZoom })),
       });
       await this.#http.listen();
     }
@@ -348,7 +390,7 @@ export class Daemon {
     await serverClosed;
     const undelivered = await this.#notices.close();
     if (undelivered > 0) this.log.warn({ undelivered }, 'notices not delivered');
-    await this.#renderPool.close();
+    await this.#renderers.close();
     await this.#inference?.engine.close();
     this.log.info('stopped');
     this.#resolveClosed();

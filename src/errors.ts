@@ -24,6 +24,8 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** A configuration file, flag or model config is invalid. */
   CONFIG_ERROR: 'CONFIG_ERROR',
+  /** A request names a map the daemon does not serve. */
+  UNKNOWN_MAP: 'UNKNOWN_MAP',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -115,4 +117,11 @@ export function codeOf(err: unknown): ErrorCode {
 
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+export class UnknownMapError extends MosaicError {
+  constructor(message: string) {
+    super(ErrorCode.UNKNOWN_MAP, message);
+    this.name = 'UnknownMapError';
+  }
 }

@@ -47,3 +47,6 @@ export const INFERENCE_TIMEOUT_MS = 60_000;
  * While the daemon runs, notices are never dropped; this bounds only the exit.
  */
 export const STOP_NOTICE_TIMEOUT_MS = 60_000;
+
+/** Maps one daemon serves (the default map included); each has its own renderer workers. */
+export const MAX_MAPS = 16;

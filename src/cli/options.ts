@@ -21,6 +21,7 @@ export const DAEMON_FLAGS = {
   'callback-mode': { choices: ['short', 'persistent'], describe: 'one connection per notice, or one kept open (default short)' },
   'tiles-dir': { type: 'string', describe: `where tiles are written (default ${DEFAULT_CONFIG.tilesDir})` },
   layout: { choices: ['flat', 'zxy'], describe: 'tile file layout: Z_X_Y.png or Z/X/Y.png (default flat)' },
+  style: { type: 'string', describe: 'Mapnik style XML: the default map is drawn by Mapnik (default: the builtin Natural Earth map); more maps with "maps" in --config (docs/maps.md)' },
   'tile-size': { type: 'number', choices: [256, 512], describe: 'tile size in pixels (default 256)' },
   palette: { type: 'boolean', describe: '8-bit palette PNG like Mapnik png256 (default true; --no-palette for truecolour)' },
   metatile: { type: 'number', describe: 'render N×N tiles at once: 1, 2, 4, 8 or 16 (default 8)' },

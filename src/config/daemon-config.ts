@@ -14,6 +14,7 @@ import {
   RENDER_TIMEOUT_MS,
   STOP_NOTICE_TIMEOUT_MS,
 } from '../limits.js';
+import { checkMapInputs, type MapInput } from '../maps/map-spec.js';
 import { DEFAULT_INFERENCE_QUEUE_LIMIT, DEFAULT_QUEUE_LIMITS, type PriorityClass } from '../scheduler/priority.js';
 
 /** Everything the daemon can be told, filled in. Frozen after resolveConfig(). */
@@ -30,6 +31,10 @@ export interface DaemonConfig {
   callbackMode: 'short' | 'persistent';
   tilesDir: string;
   layout: 'flat' | 'zxy';
+  /** A Mapnik style XML: the default map is drawn by Mapnik instead of the builtin renderer. */
+  style: string | undefined;
+  /** More maps (docs/maps.md): a list, or an object of name → map. Config file only. */
+  maps: MapInput[] | Record<string, Omit<MapInput, 'name'>>;
   tileSize: 256 | 512;
   palette: boolean;
   metatile: number;
@@ -74,6 +79,8 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   callbackMode: 'short',
   tilesDir: './tiles',
   layout: 'flat',
+  style: undefined,
+  maps: [],
   tileSize: 256,
   palette: true,
   metatile: 8,
@@ -126,6 +133,11 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   callbackMode: oneOf('short', 'persistent'),
   tilesDir: str,
   layout: oneOf('flat', 'zxy'),
+  style: optStr,
+  maps: (v) => {
+    const problem = checkMapInputs(v);
+    return problem === undefined ? undefined : `a list of maps (docs/maps.md): ${problem}`;
+  },
   tileSize: oneOf(256, 512),
   palette: bool,
   metatile: oneOf(1, 2, 4, 8, 16),

@@ -27,7 +27,7 @@ export interface DaemonPieces {
 export function daemonBackend(d: DaemonPieces): HttpBackend {
   const scheduler = d.scheduler;
   return {
-    coord: (z, x, y) => d.tiles.coord(z, x, y),
+    coord: (z, x, y, map) => d.tiles.coord(z, x, y, map),
     requestTile: (tile, clientId, signal) => d.tiles.request(tile, { cls: 'interactive', clientId, signal }),
     readTile: (tile) => d.store.read(tile),
     statTile: (tile) => d.store.stat(tile),

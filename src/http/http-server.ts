@@ -10,6 +10,7 @@ import type { TileCoord } from '../tile/tile-coord.js';
 import type { Viewport } from '../tile/viewport.js';
 import { HttpClients } from './http-clients.js';
 import type { HttpExchange, Route } from './http-exchange.js';
+import type { ViewerMap } from './viewer.js';
 import { Metrics, type HttpRoute } from './metrics.js';
 import { healthRoute, readyRoute } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
@@ -22,8 +23,8 @@ export { CLIENT_COOKIE, CLIENT_HEADER, HTTP_CLIENT_PREFIX } from './http-clients
 
 /** What the HTTP side needs from the daemon (src/http/daemon-backend.ts builds it from a Daemon). */
 export interface HttpBackend {
-  /** Validated coordinates; throws a MosaicError with code BAD_TILE. */
-  coord(z: number, x: number, y: number): TileCoord;
+  /** Validated coordinates (of the default map, or the one named); throws a MosaicError with code BAD_TILE or UNKNOWN_MAP. */
+  coord(z: number, x: number, y: number, map?: string): TileCoord;
   /** Interactive priority; coalesces with line requests; resolves when the file is on disk. */
   requestTile(tile: TileCoord, clientId: string, signal: AbortSignal): Promise<unknown>;
   readTile(tile: TileCoord): Promise<Buffer | undefined>;
@@ -54,6 +55,8 @@ export interface HttpServerOptions {
   tileSize?: number;
   /** Highest zoom the viewer offers; found with backend.coord() when absent. */
   maxZoom?: number;
+  /** The maps the viewer offers, the default first; absent: the default map alone (tileSize, maxZoom). */
+  maps?: readonly ViewerMap[];
   /** `Cache-Control: public, max-age=N` on tiles. Tiles can be re-rendered (`dirty`), so keep it short. @default 60 */
   tileMaxAgeSeconds?: number;
   /** An HTTP client (viewer page) unseen this long is forgotten (backend.forgetClient). @default 600000 */
@@ -75,7 +78,7 @@ export class HttpServer {
   readonly #log: Logger;
   readonly #port: number;
   readonly #host: string;
-  readonly #viewer: { tileSize: number; maxZoom: number | undefined };
+  readonly #viewer: { tileSize: number; maxZoom: number | undefined; maps: readonly ViewerMap[] | undefined };
   readonly #server: http.Server;
   readonly #assets = new StaticAssets();
   readonly #clients: HttpClients;
@@ -90,7 +93,7 @@ export class HttpServer {
     this.#log = options.log ?? silentLogger();
     this.#port = options.port;
     this.#host = options.host ?? '127.0.0.1';
-    this.#viewer = { tileSize: options.tileSize ?? 256, maxZoom: options.maxZoom };
+    this.#viewer = { tileSize: options.tileSize ?? 256, maxZoom: options.maxZoom, maps: options.maps };
     this.metrics = options.metrics ?? new Metrics();
     this.#clients = new HttpClients({
       idleMs: options.clientIdleMs ?? 10 * 60_000,
@@ -114,7 +117,9 @@ export class HttpServer {
   listen(): Promise<AddressInfo> {
     if (this.#closing) return Promise.reject(new Error('the HTTP server is closed'));
     this.#listening ??= (async () => {
-      await this.#assets.load({ maxZoom: this.#viewer.maxZoom ?? this.#probeMaxZoom(), tileSize: this.#viewer.tileSize });
+      const maxZoom = this.#viewer.maxZoom ?? this.#probeMaxZoom();
+      const tileSize = this.#viewer.tileSize;
+      await this.#assets.load({ maxZoom, tileSize, maps: this.#viewer.maps ?? [{ name: 'default', tileSize, minZoom: 0, maxZoom }] });
       this.#server.listen({ port: this.#port, host: this.#host });
       await once(this.#server, 'listening'); // rejects on 'error' (EADDRINUSE, EACCES)
       this.#server.on('error', (err) => this.#log.error({ err: messageOf(err) }, 'HTTP server error'));
@@ -228,7 +233,8 @@ export function statusOf(code: string, route?: HttpRoute): number {
     case ErrorCode.PROTOCOL_ERROR:
       return 400;
     case ErrorCode.BAD_TILE:
-      // A tile outside the grid does not exist; a viewport outside it is a bad request body.
+    case ErrorCode.UNKNOWN_MAP:
+      // A tile outside the grid (or of no map) does not exist; a viewport outside it is a bad request body.
       return route === '/viewport' ? 400 : 404;
     case ErrorCode.UNAUTHORIZED:
       return 403;

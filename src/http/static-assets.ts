@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { ProtocolError } from '../errors.js';
 import { acceptsGzip, notModified, type HttpExchange } from './http-exchange.js';
-import { VIEWER_CSS, VIEWER_JS, viewerHtml } from './viewer.js';
+import { VIEWER_CSS, VIEWER_JS, viewerHtml, type ViewerSettings } from './viewer.js';
 
 interface StaticAsset {
   readonly body: Buffer;
@@ -21,7 +21,7 @@ export class StaticAssets {
   readonly #assets = new Map<string, StaticAsset>();
 
   /** Loads Leaflet from node_modules and renders the page for this tile size and max zoom. */
-  async load(viewer: { maxZoom: number; tileSize: number }): Promise<void> {
+  async load(viewer: ViewerSettings): Promise<void> {
     const require = createRequire(import.meta.url);
     const [leafletJs, leafletCss] = await Promise.all([
       readFile(require.resolve('leaflet/dist/leaflet.js')),

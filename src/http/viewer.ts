@@ -4,14 +4,30 @@
  * CDN). The page picks a random client id, sends it with every tile request
  * (`?c=ID`: Leaflet cannot set headers on tile images) and POSTs the tile
  * range it shows to /viewport after each move or zoom, so the daemon renders
- * what is on screen first.
+ * what is on screen first. With several maps, a layer control switches
+ * between them; the viewport then names the map shown.
  */
 
+/** A map the viewer offers. */
+export interface ViewerMap {
+  readonly name: string;
+  readonly tileSize: number;
+  readonly minZoom: number;
+  readonly maxZoom: number;
+}
+
 export interface ViewerSettings {
-  /** Highest tile zoom the daemon renders. */
+  /** Highest tile zoom the daemon renders (of the default map). */
   maxZoom: number;
-  /** Tile size in pixels (256 or 512). */
+  /** Tile size in pixels (256 or 512) of the default map. */
   tileSize: number;
+  /** Every map, the default first; absent: the default map alone. */
+  maps?: readonly ViewerMap[];
+}
+
+/** JSON fit for a double-quoted HTML attribute. */
+function attributeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 }
 
 export function viewerHtml(s: ViewerSettings): string {
@@ -25,7 +41,9 @@ export function viewerHtml(s: ViewerSettings): string {
 <link rel="stylesheet" href="/static/leaflet.css">
 <link rel="stylesheet" href="/static/viewer.css">
 </head>
-<body data-max-zoom="${Math.trunc(s.maxZoom)}" data-tile-size="${Math.trunc(s.tileSize)}">
+<body data-max-zoom="${Math.trunc(s.maxZoom)}" data-tile-size="${Math.trunc(s.tileSize)}" data-maps="${attributeJson(
+    (s.maps ?? []).map((m) => ({ name: m.name, tileSize: Math.trunc(m.tileSize), minZoom: Math.trunc(m.minZoom), maxZoom: Math.trunc(m.maxZoom) })),
+  )}">
 <div id="map"></div>
 <div id="status" role="status">starting…</div>
 <script src="/static/leaflet.js"></script>
@@ -49,10 +67,9 @@ body { background: #dfe9f0; }
 export const VIEWER_JS = `(function () {
   'use strict';
   var data = document.body.dataset;
-  var maxZoom = Number(data.maxZoom);
-  var tileSize = Number(data.tileSize) === 512 ? 512 : 256;
-  // A 512 px tile at zoom z covers what four 256 px tiles cover at z + 1.
-  var zoomOffset = tileSize === 512 ? -1 : 0;
+  // Every map, the default first; each has its own tile size and zooms.
+  var maps = JSON.parse(data.maps || '[]');
+  if (!maps.length) maps = [{ name: 'default', tileSize: Number(data.tileSize), minZoom: 0, maxZoom: Number(data.maxZoom) }];
   var statusEl = document.getElementById('status');
 
   var bytes = new Uint8Array(8);
@@ -60,31 +77,63 @@ export const VIEWER_JS = `(function () {
   var clientId = Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join('');
 
   // Read by tests and handy in the console: window.mosaicd, window.map.
-  var state = { clientId: clientId, loaded: 0, errors: 0, loading: false, viewport: null, viewportStatus: null, viewportsSent: 0 };
+  var state = { clientId: clientId, map: maps[0].name, maps: maps.map(function (m) { return m.name; }), loaded: 0, errors: 0, loading: false, viewport: null, viewportStatus: null, viewportsSent: 0 };
   window.mosaicd = state;
 
-  var map = L.map('map', { minZoom: -zoomOffset, maxZoom: maxZoom - zoomOffset, worldCopyJump: true });
+  function sizeOf(m) { return Number(m.tileSize) === 512 ? 512 : 256; }
+  // A 512 px tile at zoom z covers what four 256 px tiles cover at z + 1.
+  function offsetOf(m) { return sizeOf(m) === 512 ? -1 : 0; }
+
+  var minView = Infinity;
+  var maxView = -Infinity;
+  maps.forEach(function (m) {
+    minView = Math.min(minView, m.minZoom - offsetOf(m));
+    maxView = Math.max(maxView, m.maxZoom - offsetOf(m));
+  });
+  var map = L.map('map', { minZoom: minView, maxZoom: maxView, worldCopyJump: true });
   window.map = map;
   // Map zoom 2 (the world about 1024 px wide) whatever the tile size, within the zooms there are tiles for.
-  map.setView([20, 0], Math.max(-zoomOffset, Math.min(2, maxZoom - zoomOffset)));
+  map.setView([20, 0], Math.max(minView, Math.min(2, maxView)));
 
-  var layer = L.tileLayer('/tiles/{z}/{x}/{y}.png?c={c}', {
-    c: clientId,
-    tileSize: tileSize,
-    zoomOffset: zoomOffset,
-    minZoom: -zoomOffset,
-    maxZoom: maxZoom - zoomOffset,
-    attribution: 'Natural Earth · mosaicd',
+  var current = maps[0];
+  var tileSize = sizeOf(current);
+  var zoomOffset = offsetOf(current);
+  var layers = {};
+  var layer = null;
+  maps.forEach(function (m, i) {
+    // The default map keeps its old URL; the others are /tiles/NAME/...
+    var l = L.tileLayer((i === 0 ? '/tiles' : '/tiles/' + m.name) + '/{z}/{x}/{y}.png?c={c}', {
+      c: clientId,
+      tileSize: sizeOf(m),
+      zoomOffset: offsetOf(m),
+      minZoom: m.minZoom - offsetOf(m),
+      maxZoom: m.maxZoom - offsetOf(m),
+      attribution: 'mosaicd · ' + m.name,
+    });
+    l.mosaicdMap = m;
+    l.on('tileload', function () { state.loaded++; showStatus(); });
+    l.on('tileerror', function () { state.errors++; showStatus(); });
+    // 'loading' … 'load': tiles of the current view are on their way; 'load' = all of them are in.
+    l.on('loading', function () { state.loading = true; });
+    l.on('load', function () { state.loading = false; });
+    layers[m.name] = l;
+    if (i === 0) layer = l;
   });
-  layer.on('tileload', function () { state.loaded++; showStatus(); });
-  layer.on('tileerror', function () { state.errors++; showStatus(); });
-  // 'loading' … 'load': tiles of the current view are on their way; 'load' = all of them are in.
-  layer.on('loading', function () { state.loading = true; });
-  layer.on('load', function () { state.loading = false; });
+  if (maps.length > 1) {
+    L.control.layers(layers, null, { collapsed: false }).addTo(map);
+    map.on('baselayerchange', function (e) {
+      current = e.layer.mosaicdMap;
+      tileSize = sizeOf(current);
+      zoomOffset = offsetOf(current);
+      state.map = current.name;
+      lastKey = '';
+      sendViewport();
+    });
+  }
 
   function showStatus() {
     var v = state.viewport;
-    var text = 'tiles loaded ' + state.loaded + (state.errors ? ' · errors ' + state.errors : '');
+    var text = (maps.length > 1 ? 'map ' + state.map + ' · ' : '') + 'tiles loaded ' + state.loaded + (state.errors ? ' · errors ' + state.errors : '');
     if (v) {
       text += ' · viewport z' + v.z + ' x ' + v.minX + '–' + v.maxX + ' y ' + v.minY + '–' + v.maxY;
       if (state.viewportStatus !== null) text += ' (' + state.viewportStatus + ')';
@@ -128,16 +177,17 @@ export const VIEWER_JS = `(function () {
     function next() {
       again = false;
       var v = tileRange();
-      var key = v ? [v.z, v.minX, v.minY, v.maxX, v.maxY].join('/') : '';
+      var key = v ? [current.name, v.z, v.minX, v.minY, v.maxX, v.maxY].join('/') : '';
       if (!v || key === lastKey) return Promise.resolve();
       lastKey = key;
+      v.map = current.name;
       state.viewport = v;
       state.viewportStatus = null;
       showStatus();
       return fetch('/viewport', {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-mosaicd-client': clientId },
-        body: JSON.stringify({ client_id: clientId, z: v.z, min_x: v.minX, min_y: v.minY, max_x: v.maxX, max_y: v.maxY }),
+        body: JSON.stringify(viewportBody(v)),
       }).then(function (r) {
         state.viewportStatus = r.status;
         if (!r.ok) lastKey = '';
@@ -153,6 +203,13 @@ export const VIEWER_JS = `(function () {
       return next().then(function () { return again ? loop() : undefined; });
     }
     return loop().then(function () { sending = false; }, function () { sending = false; });
+  }
+
+  /** The POST /viewport body; the default map's has no map field, as before there were maps. */
+  function viewportBody(v) {
+    var body = { client_id: clientId, z: v.z, min_x: v.minX, min_y: v.minY, max_x: v.maxX, max_y: v.maxY };
+    if (current !== maps[0]) body.map = current.name;
+    return body;
   }
 
   map.on('moveend zoomend', sendViewport);

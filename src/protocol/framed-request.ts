@@ -2,6 +2,7 @@ import { ProtocolError } from '../errors.js';
 import { RawJsonNumber, rawTopLevelValue, type RequestId } from './request-id.js';
 import type { Viewport } from '../tile/viewport.js';
 import { parseTileSyntax, TILE_SYNTAX_HINT, type TileName } from './tile-syntax.js';
+import { MAP_NAME } from '../maps/map-name.js';
 import { parseViewportJson } from './viewport-syntax.js';
 import { describeJson as describe } from './json-value.js';
 
@@ -27,6 +28,8 @@ import { describeJson as describe } from './json-value.js';
  * | `viewport`         | `z`, `min_x`, `min_y`, `max_x`, `max_y`, or                            |
  * |                    | `viewport: [z, min_x, min_y, max_x, max_y]` (viewport-syntax.ts rules) |
  * | `cancel`           | `tile` (`"Z_X_Y"` or `"Z/X/Y"`)                                        |
+ * | `render`, `cancel`, | `map` (optional map name, docs/maps.md; absent: the default map);      |
+ * | `viewport`         | `tile` may also be `"NAME/Z/X/Y"` (then `map`, if given, must agree)   |
  *
  * An optional field sent as JSON `null` counts as absent (C# serialisers
  * write unset properties as null). Unknown fields are ignored. Tile and
@@ -210,9 +213,9 @@ function readRequest(root: JsonObject, requestId: RequestId, payload: Buffer): F
       return model === undefined ? request : { ...request, model };
     }
     case 'render':
-      return { ...base, type: 'render', tile: requiredTile(root, 'render') };
+      return { ...base, type: 'render', tile: mapTile(root, 'render') };
     case 'cancel':
-      return { ...base, type: 'cancel', tile: requiredTile(root, 'cancel') };
+      return { ...base, type: 'cancel', tile: mapTile(root, 'cancel') };
     case 'shutdown': {
       const token = optionalString(root, 'token');
       return token === undefined ? { ...base, type: 'shutdown' } : { ...base, type: 'shutdown', token };
@@ -242,7 +245,26 @@ function readTestFault(root: JsonObject): Pick<TestFaultRequest, 'target' | 'fau
 function readViewport(root: JsonObject): Viewport {
   const parsed = parseViewportJson(root);
   if (!parsed.ok) throw new FieldError(parsed.reason);
-  return parsed.viewport;
+  const map = optionalMap(root);
+  return map === undefined ? parsed.viewport : { ...parsed.viewport, map };
+}
+
+/** The optional `map` field: a map name (whether the daemon serves it is the tile API's check). */
+function optionalMap(root: JsonObject): string | undefined {
+  const map = optionalString(root, 'map');
+  if (map !== undefined && !MAP_NAME.test(map)) {
+    throw new FieldError(`map must be a map name (a letter, then up to 31 letters, digits, "_" or "-"), got ${describe(map)}`);
+  }
+  return map;
+}
+
+/** `tile` with the map of `map` or of a `NAME/Z/X/Y` tile name. */
+function mapTile(root: JsonObject, command: string): TileName {
+  const tile = requiredTile(root, command);
+  const map = optionalMap(root);
+  if (map === undefined) return tile;
+  if (tile.map !== undefined && tile.map !== map) throw new FieldError(`tile ${describe(tile.raw)} is on map ${tile.map}, but map is ${describe(map)}`);
+  return { ...tile, map };
 }
 
 function requiredTile(root: JsonObject, command: string): TileName {

@@ -2,6 +2,7 @@ import type { LineDecoderItem } from './line-decoder.js';
 import type { Viewport } from '../tile/viewport.js';
 import { parseTileSyntax, TILE_SYNTAX_HINT } from './tile-syntax.js';
 import { parseViewportWords } from './viewport-syntax.js';
+import { MAP_NAME } from '../maps/map-name.js';
 
 /**
  * One request line -> a typed command (wire.md §3), and the text notices
@@ -24,6 +25,10 @@ import { parseViewportWords } from './viewport-syntax.js';
  * | `expire Z_X_Y` / `expire Z_X_Y TOKEN` | `{ type: 'expire', raw, z, x, y, token? }` |
  * | anything else                       | `{ type: 'invalid', name, reason }`       |
  *
+ * Maps (docs/maps.md): wherever a tile name goes, `NAME/Z/X/Y` names a tile
+ * of map NAME (`{ ..., map: NAME }`); `viewport NAME Z MINX MINY MAXX MAXY`
+ * is a viewport on map NAME. Without a NAME, the default map, as ever.
+ *
  * TOKEN is the admin token (`--admin-token`) for the admin commands `stop`,
  * `dirty`, `bulk ... force` and `expire`; `expire Z_X_Y force` stays invalid
  * (expire has no force option), so `force` is never taken as a token there.
@@ -45,6 +50,8 @@ interface TileFields {
   readonly z: number;
   readonly x: number;
   readonly y: number;
+  /** `NAME/Z/X/Y`: the map named; absent for the default map. */
+  readonly map?: string;
 }
 
 export interface TileLineCommand extends TileFields {
@@ -108,7 +115,7 @@ export const MAX_NOTICE_NAME_CHARS = 64;
 /** Longest reason in an error notice, in code points. */
 export const MAX_NOTICE_REASON_CHARS = 512;
 
-const VIEWPORT_USAGE = 'expected viewport Z MINX MINY MAXX MAXY in decimal digits';
+const VIEWPORT_USAGE = 'expected viewport Z MINX MINY MAXX MAXY (or viewport MAP Z MINX MINY MAXX MAXY) in decimal digits';
 
 export function parseLineCommand(line: string): LineCommand {
   const text = line.trim();
@@ -217,6 +224,9 @@ function looksLikeTile(word: string): boolean {
 }
 
 function parseViewport(args: readonly string[]): LineCommand {
-  const parsed = parseViewportWords(args);
-  return parsed.ok ? { type: 'viewport', ...parsed.viewport } : invalid('viewport', `${VIEWPORT_USAGE} (${parsed.reason})`);
+  // A leading word that is a map name (it starts with a letter, so it is never a number) names the map.
+  const map = args.length > 0 && MAP_NAME.test(args[0]!) ? args[0]! : undefined;
+  const parsed = parseViewportWords(map === undefined ? args : args.slice(1));
+  if (!parsed.ok) return invalid('viewport', `${VIEWPORT_USAGE} (${parsed.reason})`);
+  return map === undefined ? { type: 'viewport', ...parsed.viewport } : { type: 'viewport', ...parsed.viewport, map };
 }

@@ -4,6 +4,7 @@ import { BusyError, CancelledError, ProcessingError, ShuttingDownError, messageO
 import {
   metaTileKey,
   metaTileOf,
+  onMap,
   tileKey,
   type MetaTile,
   type TileCoord,
@@ -44,8 +45,8 @@ export interface TileSink {
 export interface TileSchedulerOptions {
   renderer: MetaTileRenderer;
   sink: TileSink;
-  /** Tiles per metatile side; 1 renders tile by tile. */
-  metatile: number;
+  /** Tiles per metatile side; 1 renders tile by tile. A function gives each map its own (undefined: the default map). */
+  metatile: number | ((map: string | undefined) => number);
   /** Renders at once; defaults to the renderer's size. */
   concurrency?: number;
   queueLimits?: Partial<Record<PriorityClass, number>>;
@@ -125,6 +126,8 @@ export interface TileSchedulerStats {
   cancelled: number;
   rejectedBusy: number;
   failed: number;
+  /** Renders of each named map, present once one has rendered (`rendered` counts every map, by zoom). */
+  maps?: Record<string, { renders: number; tiles: number }>;
 }
 
 /**
@@ -136,7 +139,7 @@ export interface TileSchedulerStats {
 export class TileScheduler extends EventEmitter {
   readonly #renderer: MetaTileRenderer;
   readonly #sink: TileSink;
-  readonly #metatile: number;
+  readonly #metatile: (map: string | undefined) => number;
   readonly #limits: Record<PriorityClass, number>;
   readonly #lanes: Record<Lane, PQueue>;
   readonly #concurrency: number;
@@ -150,6 +153,8 @@ export class TileScheduler extends EventEmitter {
   readonly #queuedByClass: Record<PriorityClass, number>;
   readonly #spaceWaiters: Array<{ cls: PriorityClass; resolve: () => void }> = [];
   readonly #zoomStats = new Map<number, ZoomStats>();
+  /** Renders of each named map (the zoom stats count every map). */
+  readonly #mapStats = new Map<string, { renders: number; tiles: number }>();
   #closing = false;
   #counters = { cached: 0, coalesced: 0, cancelled: 0, rejectedBusy: 0, failed: 0 };
 
@@ -157,7 +162,8 @@ export class TileScheduler extends EventEmitter {
     super();
     this.#renderer = options.renderer;
     this.#sink = options.sink;
-    this.#metatile = options.metatile;
+    const metatile = options.metatile;
+    this.#metatile = typeof metatile === 'number' ? () => metatile : metatile;
     this.#limits = { ...DEFAULT_QUEUE_LIMITS, ...options.queueLimits };
     this.#concurrency = options.concurrency ?? options.renderer.size;
     // Two p-queues share the render slots (see #rebalance): the foreground lane
@@ -174,8 +180,9 @@ export class TileScheduler extends EventEmitter {
     this.#queuedByClass = Object.fromEntries(PRIORITY_CLASSES.map((c) => [c, 0])) as Record<PriorityClass, number>;
   }
 
+  /** The default map's metatile size. */
   get metatileSize(): number {
-    return this.#metatile;
+    return this.#metatile(undefined);
   }
 
   /**
@@ -301,11 +308,12 @@ export class TileScheduler extends EventEmitter {
       running: this.#lanes.foreground.pending + this.#lanes.background.pending,
       rendered,
       ...this.#counters,
+      ...(this.#mapStats.size > 0 ? { maps: Object.fromEntries([...this.#mapStats].map(([k, v]) => [k, { ...v }])) } : {}),
     };
   }
 
   #jobKey(tile: TileCoord): string {
-    return metaTileKey(metaTileOf(tile, this.#metatile));
+    return metaTileKey(metaTileOf(tile, this.#metatile(tile.map)));
   }
 
   #classFor(tile: TileCoord, base: PriorityClass, viewport: Viewport | undefined, current: PriorityClass): PriorityClass {
@@ -331,7 +339,7 @@ export class TileScheduler extends EventEmitter {
       throw new BusyError(`the ${cls} queue is full (${this.#limits[cls]} tiles)`);
     }
     if (!job) {
-      const meta = metaTileOf(tile, this.#metatile);
+      const meta = metaTileOf(tile, this.#metatile(tile.map));
       job = { key, meta, state: 'queued', cls, waiters: new Set(), controller: new AbortController(), submission: undefined };
       this.#jobs.set(key, job);
       this.#submit(job);
@@ -435,9 +443,9 @@ export class TileScheduler extends EventEmitter {
     try {
       const tiles = await this.#renderer.renderMetaTile(job.meta, signal);
       const ms = performance.now() - started;
-      const z = job.meta.z;
-      await this.#sink.writeMany(tiles.map((t) => ({ tile: { z, x: t.x, y: t.y }, png: t.png })));
-      this.#record(z, tiles.length, ms);
+      const { z, map } = job.meta;
+      await this.#sink.writeMany(tiles.map((t) => ({ tile: onMap({ z, x: t.x, y: t.y }, map), png: t.png })));
+      this.#record(z, map, tiles.length, ms);
       this.#settle(job, (w) => w.resolve({ tile: w.tile, cached: false, coalesced: w.coalesced }));
       this.emit('rendered', job.meta, ms);
     } catch (err) {
@@ -506,7 +514,13 @@ export class TileScheduler extends EventEmitter {
     }
   }
 
-  #record(z: number, tiles: number, ms: number): void {
+  #record(z: number, map: string | undefined, tiles: number, ms: number): void {
+    if (map !== undefined) {
+      const m = this.#mapStats.get(map) ?? { renders: 0, tiles: 0 };
+      m.renders++;
+      m.tiles += tiles;
+      this.#mapStats.set(map, m);
+    }
     let s = this.#zoomStats.get(z);
     if (!s) this.#zoomStats.set(z, (s = { renders: 0, tiles: 0, totalMs: 0, maxMs: 0 }));
     s.renders++;

@@ -6,15 +6,17 @@ import { FRAMED_COMMANDS, type FramedRequest, type TestFaultRequest } from '../p
 import { shutdownResponse, successResponse } from '../protocol/frame-encoder.js';
 import type { InferenceEngine } from '../inference/engine.js';
 import type { InferenceLane } from '../scheduler/inference-lane.js';
+import { noticeName } from '../protocol/tile-syntax.js';
 import type { TileStore } from '../store/tile-store.js';
-import { tileName, type TileCoord } from '../tile/tile-coord.js';
+import type { TileCoord } from '../tile/tile-coord.js';
 import type { FramedContext, FramedReply } from '../transport/framed-session.js';
 import { mayAdminister } from './peer.js';
 import type { TileApi, TileRef } from './tile-api.js';
 
 export interface FramedServiceOptions {
   tiles: TileApi;
-  store: TileStore;
+  /** Tile files of every map (src/maps/map-stores.ts). */
+  store: Pick<TileStore, 'read'>;
   /** Absent when the daemon runs without inference. */
   inference: { engine: InferenceEngine; lane: InferenceLane } | undefined;
   /** camera number → model; `*` is the fallback. */
@@ -127,11 +129,13 @@ export class FramedService {
     const tile = tiles.admit(ref);
     const outcome = await tiles.request(tile, { cls: 'interactive', clientId: ctx.clientId, signal: ctx.signal });
     const png = await this.#o.store.read(tile);
-    if (png === undefined) throw new ProcessingError(`tile ${tileName(tile)} was rendered but is not on disk`);
+    // The default map's tiles keep their `Z_X_Y` name; a named map's are `NAME/Z/X/Y`.
+    const name = noticeName(tile, tile.map);
+    if (png === undefined) throw new ProcessingError(`tile ${name} was rendered but is not on disk`);
     const meta = await sharp(png).metadata();
     const item = {
       result_index: 0,
-      class_name: tileName(tile),
+      class_name: name,
       score: 1,
       camera_number: null,
       image_index: 0,
@@ -140,7 +144,8 @@ export class FramedService {
       image_width: meta.width ?? 0,
       image_height: meta.height ?? 0,
       image_mode: meta.isPalette ? 'P' : meta.channels === 4 ? 'RGBA' : 'RGB',
-      tile: tileName(tile),
+      tile: name,
+      ...(tile.map === undefined ? {} : { map: tile.map }),
       cached: outcome.cached,
     };
     return { json: successResponse(id, [item]), images: [png] };

@@ -3,7 +3,8 @@ import type { Logger } from '../log.js';
 import { ErrorCode, UnauthorizedError, codeOf, messageOf } from '../errors.js';
 import { DONE_NOTICE, formatErrorNotice, formatTileNotice, type LineCommand } from '../protocol/line-command.js';
 import type { PriorityClass } from '../scheduler/priority.js';
-import { tileName, type TileCoord } from '../tile/tile-coord.js';
+import { noticeName } from '../protocol/tile-syntax.js';
+import type { TileCoord } from '../tile/tile-coord.js';
 import type { LineContext } from '../transport/line-session.js';
 import type { CallbackNotifier } from '../notify/callback-notifier.js';
 import { assertNever } from '../util/assert-never.js';
@@ -22,7 +23,7 @@ export interface LineServiceOptions {
   stats: () => DaemonStats;
 }
 
-/** A line command's tile: the numbers, and the name exactly as received (for error notices). */
+/** A line command's tile: the numbers and map, and the name exactly as received (for error notices). */
 type LineTile = TileRef & { readonly raw: string };
 
 /**
@@ -117,7 +118,7 @@ export class LineService {
   #lineTile(ref: LineTile, ctx: LineContext, cls: PriorityClass, force: boolean): void {
     const tile = this.#admit(ref, (line) => this.#notify(ctx, line));
     if (tile === undefined) return;
-    const name = tileName(tile);
+    const name = noticeName(tile, ref.map);
     const release = this.#reserveNotice(ctx, name);
     if (release === undefined) return;
     const done = ctx.track();
@@ -150,7 +151,7 @@ export class LineService {
   #inBand(ref: LineTile, ctx: LineContext, cls: PriorityClass, force: boolean): Promise<void> | undefined {
     const tile = this.#admit(ref, (line) => ctx.reply(line));
     if (tile === undefined) return undefined;
-    const name = tileName(tile);
+    const name = noticeName(tile, ref.map);
     const tiles = this.#o.tiles;
     const submit = () => {
       const paid = ctx.owe();
@@ -171,14 +172,16 @@ export class LineService {
 
   /**
    * The tile API's checks (coordinates, stopping) for a new line request;
-   * undefined after answering the refusal: a bad tile under the name as
-   * received, a stopping daemon under the tile's `Z_X_Y`.
+   * undefined after answering the refusal: a bad tile or unknown map under
+   * the name as received, a stopping daemon under the tile's notice name
+   * (`Z_X_Y`, or `NAME/Z/X/Y`).
    */
   #admit(ref: LineTile, answer: (line: string) => void): TileCoord | undefined {
     try {
       return this.#o.tiles.admit(ref);
     } catch (err) {
-      const name = codeOf(err) === ErrorCode.BAD_TILE ? ref.raw : tileName(ref);
+      const code = codeOf(err);
+      const name = code === ErrorCode.BAD_TILE || code === ErrorCode.UNKNOWN_MAP ? ref.raw : noticeName(ref, ref.map);
       answer(formatErrorNotice(name, messageOf(err)));
       return undefined;
     }

@@ -2,26 +2,32 @@ import { ErrorCode, MosaicError, ShuttingDownError } from '../errors.js';
 import type { PriorityClass } from '../scheduler/priority.js';
 import type { TileOutcome, TileRequest, TileScheduler, TileSchedulerStats } from '../scheduler/tile-scheduler.js';
 import { prefetchTiles } from '../scheduler/viewport.js';
-import { tileCoord, type TileCoord } from '../tile/tile-coord.js';
+import { DEFAULT_MAX_ZOOM } from '../limits.js';
+import { MapSet } from '../maps/map-set.js';
+import type { TileCoord } from '../tile/tile-coord.js';
 import type { Viewport } from '../tile/viewport.js';
 
 export interface TileApiOptions {
   scheduler: TileScheduler;
-  maxZoom: number;
+  /** The maps served; a request naming none gets the default map. */
+  maps?: MapSet;
+  /** Without `maps`: one default map with zooms 0..maxZoom. */
+  maxZoom?: number;
   /** Queue the ring around each viewport, and the zooms above and below. */
   prefetch: boolean;
 }
 
 /**
- * A tile as a request names it: wire numbers, not yet checked. Every
- * protocol's tile name (`TileName`, a line command, HTTP path numbers)
- * fits. Resolved in one place, resolve(), so that a map name can join the
- * reference there (issue 9) without touching each protocol's handler.
+ * A tile as a request names it: wire numbers and map name, not yet checked.
+ * Every protocol's tile name (`TileName`, a line command, HTTP path
+ * numbers) fits. Resolved in one place, resolve().
  */
 export interface TileRef {
   readonly z: number;
   readonly x: number;
   readonly y: number;
+  /** The map named by the request; absent: the default map. */
+  readonly map?: string | undefined;
 }
 
 /**
@@ -31,21 +37,26 @@ export interface TileRef {
  * protocol handler's business (line-service.ts, framed-service.ts, src/http).
  */
 export class TileApi {
-  readonly #o: TileApiOptions;
+  readonly #o: TileApiOptions & { maps: MapSet };
   #stopping = false;
 
   constructor(options: TileApiOptions) {
-    this.#o = options;
+    this.#o = { ...options, maps: options.maps ?? MapSet.only({ maxZoom: options.maxZoom ?? DEFAULT_MAX_ZOOM }) };
   }
 
-  /** Validated coordinates from wire numbers; throws BadTileError. */
-  coord(z: number, x: number, y: number): TileCoord {
-    return tileCoord(z, x, y, this.#o.maxZoom);
+  /** The maps served. */
+  get maps(): MapSet {
+    return this.#o.maps;
   }
 
-  /** The tile a request names; throws BadTileError. */
+  /** Validated coordinates from wire numbers (of the default map, or the one named); throws BadTileError or UnknownMapError. */
+  coord(z: number, x: number, y: number, map?: string): TileCoord {
+    return this.#o.maps.tile(z, x, y, map);
+  }
+
+  /** The tile a request names; throws BadTileError or UnknownMapError. */
   resolve(ref: TileRef): TileCoord {
-    return this.coord(ref.z, ref.x, ref.y);
+    return this.coord(ref.z, ref.x, ref.y, ref.map);
   }
 
   /**
@@ -73,18 +84,23 @@ export class TileApi {
     return this.#o.scheduler.cancel(this.resolve(ref), clientId);
   }
 
-  /** Records a client's viewport; with prefetch on, queues the ring around it. Throws BadTileError on bad bounds. */
+  /** Records a client's viewport (on one map); with prefetch on, queues the ring around it. Throws BadTileError on bad bounds, UnknownMapError. */
   setViewport(clientId: string, requested: Viewport): void {
-    const v: Viewport = { z: requested.z, minX: requested.minX, minY: requested.minY, maxX: requested.maxX, maxY: requested.maxY };
+    const maps = this.#o.maps;
+    const spec = maps.get(requested.map);
+    const map = maps.tileMap(spec);
+    const bounds = { z: requested.z, minX: requested.minX, minY: requested.minY, maxX: requested.maxX, maxY: requested.maxY };
+    const v: Viewport = map === undefined ? bounds : { ...bounds, map };
     const max = 2 ** v.z - 1;
-    this.coord(v.z, v.minX, v.minY);
-    this.coord(v.z, v.maxX, v.maxY);
+    this.coord(v.z, v.minX, v.minY, spec.name);
+    this.coord(v.z, v.maxX, v.maxY, spec.name);
     if (v.minX > v.maxX || v.minY > v.maxY || v.maxX > max || v.maxY > max) {
       throw new MosaicError(ErrorCode.BAD_TILE, `viewport ${v.z} ${v.minX} ${v.minY} ${v.maxX} ${v.maxY}: need MIN <= MAX <= ${max}`);
     }
     this.#o.scheduler.setViewport(clientId, v);
     if (this.#o.prefetch) {
-      for (const t of prefetchTiles(v, this.#o.maxZoom)) {
+      for (const t of prefetchTiles(v, spec.maxZoom)) {
+        if (t.z < spec.minZoom) continue;
         // Prefetch warms the store; nobody waits for it, and a full queue just skips it.
         this.#o.scheduler.request(t, { cls: 'prefetch', clientId }).catch(() => undefined);
       }

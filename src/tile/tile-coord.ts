@@ -6,6 +6,12 @@ export interface TileCoord {
   readonly z: number;
   readonly x: number;
   readonly y: number;
+  /**
+   * The map it belongs to; absent for the default map, so that the default
+   * map's keys, names and paths stay what they were before maps existed.
+   * Set only by TileApi.resolve() (src/maps/map-set.ts checks the name).
+   */
+  readonly map?: string;
 }
 
 const TILE_NAME = /^(\d{1,2})[_/](\d{1,10})[_/](\d{1,10})$/;
@@ -42,9 +48,14 @@ export function tileName(t: TileCoord): string {
   return `${t.z}_${t.x}_${t.y}`;
 }
 
-/** A numeric key unique per tile up to zoom 30 (fits in a double exactly up to z=24; string keys above). */
+/** A key unique per tile (and map). */
 export function tileKey(t: TileCoord): string {
-  return `${t.z}/${t.x}/${t.y}`;
+  return t.map === undefined ? `${t.z}/${t.x}/${t.y}` : `${t.map}/${t.z}/${t.x}/${t.y}`;
+}
+
+/** The same tile on the given map (undefined: the default map). */
+export function onMap(t: TileCoord, map: string | undefined): TileCoord {
+  return Object.freeze(map === undefined ? { z: t.z, x: t.x, y: t.y } : { z: t.z, x: t.x, y: t.y, map });
 }
 
 /** The N×N block (metatile) a tile belongs to. At low zoom the block is the whole grid. */
@@ -55,22 +66,26 @@ export interface MetaTile {
   readonly y: number;
   /** Tiles per side actually covered (min(size, 2^z)). */
   readonly size: number;
+  /** The map it belongs to; absent for the default map (see TileCoord.map). */
+  readonly map?: string;
 }
 
 export function metaTileOf(t: TileCoord, metatileSize: number): MetaTile {
   const size = Math.min(metatileSize, 2 ** t.z);
-  return { z: t.z, x: t.x - (t.x % size), y: t.y - (t.y % size), size };
+  const meta = { z: t.z, x: t.x - (t.x % size), y: t.y - (t.y % size), size };
+  return t.map === undefined ? meta : { ...meta, map: t.map };
 }
 
 export function metaTileKey(m: MetaTile): string {
-  return `${m.z}/${m.x}/${m.y}/${m.size}`;
+  const key = `${m.z}/${m.x}/${m.y}/${m.size}`;
+  return m.map === undefined ? key : `${m.map}/${key}`;
 }
 
 /** The tiles of a metatile, row by row. */
 export function tilesOfMeta(m: MetaTile): TileCoord[] {
   const out: TileCoord[] = [];
   for (let dy = 0; dy < m.size; dy++) {
-    for (let dx = 0; dx < m.size; dx++) out.push(Object.freeze({ z: m.z, x: m.x + dx, y: m.y + dy }));
+    for (let dx = 0; dx < m.size; dx++) out.push(onMap({ z: m.z, x: m.x + dx, y: m.y + dy }, m.map));
   }
   return out;
 }

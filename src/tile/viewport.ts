@@ -10,4 +10,6 @@ export interface Viewport {
   readonly minY: number;
   readonly maxX: number;
   readonly maxY: number;
+  /** The map shown; absent for the default map (see TileCoord.map). */
+  readonly map?: string;
 }

@@ -1,9 +1,11 @@
-import { ProcessingError, ProtocolError } from '../../errors.js';
+import { ProcessingError, ProtocolError, UnknownMapError } from '../../errors.js';
+import { MAP_NAME } from '../../maps/map-name.js';
 import type { HttpBackend } from '../http-server.js';
 import type { HttpClients } from '../http-clients.js';
 import { notModified, type HttpExchange, type Route } from '../http-exchange.js';
 
-const TILE_PATH = /^\/tiles\/([^/]+)\/([^/]+)\/([^/]+)\.png$/;
+// `/tiles/{z}/{x}/{y}.png` (the default map) or `/tiles/NAME/{z}/{x}/{y}.png`; params: [map or '', z, x, y].
+const TILE_PATH = /^\/tiles\/(?:([^/]+)\/)?([^/]+)\/([^/]+)\/([^/]+)\.png$/;
 const INTEGER = /^-?\d{1,20}$/;
 
 export interface TilesRouteOptions {
@@ -14,7 +16,8 @@ export interface TilesRouteOptions {
 }
 
 /**
- * `/tiles/{z}/{x}/{y}.png`: the tile from disk, rendered first when it is
+ * `/tiles/{z}/{x}/{y}.png` (the default map) and `/tiles/NAME/{z}/{x}/{y}.png`
+ * (map NAME; an unknown map is a 404): the tile from disk, rendered first when it is
  * missing (interactive priority, withdrawn if the client leaves), with
  * ETag / Last-Modified revalidation.
  */
@@ -22,18 +25,20 @@ export function tilesRoute(o: TilesRouteOptions): Route {
   return {
     label: '/tiles/{z}/{x}/{y}.png',
     allow: 'GET, HEAD',
-    match: (path) => TILE_PATH.exec(path)?.slice(1),
+    match: (path) => TILE_PATH.exec(path)?.slice(1).map((p) => p ?? ''),
     handle: (x, params) => serveTile(o, x, params),
   };
 }
 
-async function serveTile(o: TilesRouteOptions, x: HttpExchange, parts: readonly string[]): Promise<void> {
+async function serveTile(o: TilesRouteOptions, x: HttpExchange, params: readonly string[]): Promise<void> {
   const { req, res } = x;
+  const [map, ...parts] = params;
   if (!parts.every((p) => INTEGER.test(p))) {
-    throw new ProtocolError(`tile coordinates must be integers: /tiles/${parts.join('/').slice(0, 80)}.png`);
+    throw new ProtocolError(`tile coordinates must be integers: /tiles/${params.filter(Boolean).join('/').slice(0, 80)}.png`);
   }
+  if (map && !MAP_NAME.test(map)) throw new UnknownMapError(`no map is named ${JSON.stringify(map.slice(0, 32))}`);
   const b = o.backend;
-  const tile = b.coord(Number(parts[0]), Number(parts[1]), Number(parts[2]));
+  const tile = b.coord(Number(parts[0]), Number(parts[1]), Number(parts[2]), map || undefined);
   let st = await b.statTile(tile);
   if (st === undefined) {
     if (res.destroyed) return; // gone already: don't queue a render for nobody

@@ -1,5 +1,6 @@
 import { ProtocolError, messageOf } from '../../errors.js';
 import { parseViewportJson } from '../../protocol/viewport-syntax.js';
+import { MAP_NAME } from '../../maps/map-name.js';
 import type { HttpBackend } from '../http-server.js';
 import { CLIENT_ID, type HttpClients } from '../http-clients.js';
 import { exactPath, readBody, type HttpExchange, type Route } from '../http-exchange.js';
@@ -42,8 +43,13 @@ async function setViewport(o: ViewportRouteOptions, x: HttpExchange): Promise<vo
     }
     given = id;
   }
+  const map = fields['map'];
+  if (map !== undefined && map !== null && (typeof map !== 'string' || !MAP_NAME.test(map))) {
+    throw new ProtocolError('"map" must be a map name (a letter, then up to 31 letters, digits, "_" or "-")');
+  }
   const clientId = o.clients.idOf(x.req, x.query, given);
-  o.backend.setViewport(clientId, parsed.viewport); // BAD_TILE → 400 (statusOf)
+  const viewport = typeof map === 'string' ? { ...parsed.viewport, map } : parsed.viewport;
+  o.backend.setViewport(clientId, viewport); // BAD_TILE, UNKNOWN_MAP → 400 (statusOf)
   o.clients.touch(clientId);
   x.res.setHeader('Cache-Control', 'no-store');
   x.res.writeHead(204).end();

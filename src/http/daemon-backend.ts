@@ -39,14 +39,15 @@ export function daemonBackend(d: DaemonPieces): HttpBackend {
 }
 
 /**
- * Feeds `mosaicd_render_seconds` and `mosaicd_tiles_rendered_total` from the
+ * Feeds `mosaicd_render_seconds`, `mosaicd_tiles_rendered_total` and
+ * `mosaicd_map_renders_total` from the
  * scheduler's `rendered` event (one per metatile). Returns the unsubscribe.
  */
 export function observeRenders(
   scheduler: Pick<TileScheduler, 'on' | 'off'>,
   metrics: Pick<Metrics, 'observeRender'>,
 ): () => void {
-  const onRendered = (meta: MetaTile, ms: number) => metrics.observeRender(meta.z, ms / 1000, meta.size * meta.size);
+  const onRendered = (meta: MetaTile, ms: number) => metrics.observeRender(meta.z, ms / 1000, meta.size * meta.size, meta.map);
   scheduler.on('rendered', onRendered);
   return () => void scheduler.off('rendered', onRendered);
 }

@@ -29,6 +29,7 @@ export class Metrics {
   readonly registry = new Registry();
 
   readonly #renderSeconds: Histogram<'zoom'>;
+  readonly #mapRenders: Counter;
   readonly #tilesRendered: Counter<'zoom'>;
   readonly #inferenceRequests: Counter<'model' | 'outcome'>;
   readonly #inferenceSeconds: Histogram<'model'>;
@@ -57,6 +58,12 @@ export class Metrics {
       name: 'mosaicd_tiles_rendered_total',
       help: 'Tiles rendered and written to disk, by zoom',
       labelNames: ['zoom'],
+      registers,
+    });
+    this.#mapRenders = new Counter({
+      name: 'mosaicd_map_renders_total',
+      help: 'Metatiles rendered, by map (the default map is "default")',
+      labelNames: ['map'],
       registers,
     });
     this.#inferenceRequests = new Counter({
@@ -122,11 +129,12 @@ export class Metrics {
     ];
   }
 
-  /** One metatile rendered: `tiles` tiles at zoom `z` in `seconds`. */
-  observeRender(z: number, seconds: number, tiles: number): void {
+  /** One metatile rendered: `tiles` tiles at zoom `z` in `seconds`, of `map` (a configured name, so a bounded label set). */
+  observeRender(z: number, seconds: number, tiles: number, map = 'default'): void {
     const zoom = String(z);
     this.#renderSeconds.observe({ zoom }, seconds);
     this.#tilesRendered.inc({ zoom }, tiles);
+    this.#mapRenders.inc({ map });
   }
 
   /** One inference request finished (ok) or failed, after `seconds`. */

@@ -180,7 +180,6 @@ export const VIEWER_JS = `(function () {
       var key = v ? [current.name, v.z, v.minX, v.minY, v.maxX, v.maxY].join('/') : '';
       if (!v || key === lastKey) return Promise.resolve();
       lastKey = key;
-      v.map = current.name;
       state.viewport = v;
       state.viewportStatus = null;
       showStatus();

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { once, EventEmitter } from 'node:events';
-import { tileName, type TileCoord } from '../tile/tile-coord.js';
+import { noticeName } from '../protocol/tile-syntax.js';
+import type { TileCoord } from '../tile/tile-coord.js';
 
 /** Requests in flight on the seeding connection; the daemon's bulk queue limit applies behind it. */
 export const SEED_WINDOW = 4096;
@@ -21,6 +22,8 @@ export interface SeedOptions {
   force: boolean;
   /** The daemon's admin token (`--admin-token`), sent with `bulk ... force` and `expire`. */
   token?: string;
+  /** The map to seed (`NAME/Z/X/Y` lines); absent: the default map (`Z_X_Y`). */
+  map?: string;
   /** Skip a tile without asking (e.g. it is on disk). */
   skip?: (tile: TileCoord) => boolean;
   signal?: AbortSignal;
@@ -87,7 +90,7 @@ export class Seeder extends EventEmitter {
             this.progress.skipped++;
             continue;
           }
-          batch += `${options.command} ${tileName(next.value)}${suffix}\n`;
+          batch += `${options.command} ${noticeName(next.value, options.map)}${suffix}\n`;
           this.progress.sent++;
           if (batch.length > 64 * 1024) break;
         }

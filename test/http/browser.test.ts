@@ -2,6 +2,7 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHttpDaemon } from './fixtures/harness.js';
+import { startDaemon } from '../helpers/daemon.js';
 
 /** Debian's chromium; MOSAICD_CHROMIUM points elsewhere (another install, or a missing path to try the skip). */
 const CHROMIUM = process.env.MOSAICD_CHROMIUM ?? '/usr/bin/chromium';
@@ -156,3 +157,68 @@ t.test('the viewer shows tiles, pans and zooms, and tells the daemon its viewpor
   t.comment('screenshots: /tmp/mosaicd-viewer-initial.png, /tmp/mosaicd-viewer-zoom5.png');
 });
 
+
+t.test('with two maps the viewer offers both, switches between them, and reports its viewport with the map', { timeout: 90_000, skip }, async (t) => {
+  if (missing) {
+    t.fail(`${CHROMIUM} is missing (CI is set): the browser test cannot run`);
+    return;
+  }
+  // The daemon's own HTTP server, as `serve --http-port` runs it: map "big" is 512 px truecolour.
+  const h = await startDaemon(t, { maxZoom: 8, httpPort: 0, concurrency: 1, maps: [{ name: 'big', tileSize: 512, palette: false }] }, { listener: false });
+  const base = `http://127.0.0.1:${h.daemon.httpAddress()!.port}`;
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => browser.close());
+  const page: Page = await browser.newPage({ viewport: { width: 800, height: 500 } });
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  const tiles = new Map<string, number>();
+  page.on('response', (res) => {
+    const url = new URL(res.url());
+    if (url.pathname.startsWith('/tiles/')) tiles.set(url.pathname, res.status());
+  });
+  const viewportPosts: Array<Record<string, unknown>> = [];
+  page.on('request', (req) => {
+    if (new URL(req.url()).pathname === '/viewport') viewportPosts.push(req.postDataJSON() as Record<string, unknown>);
+  });
+  /** Waits until the page shows `map`, has posted its view (204) and has loaded its tiles. */
+  const settled = (map: string) =>
+    page.waitForFunction(
+      (want) => {
+        const s = (window as unknown as { mosaicd: ViewerState & { map: string } }).mosaicd;
+        return s.map === want && s.viewport !== null && s.viewportStatus === 204 && !s.loading && document.querySelectorAll('img.leaflet-tile-loaded').length > 0;
+      },
+      map,
+      { timeout: 60_000 },
+    );
+  const state = () => page.evaluate(() => (window as unknown as { mosaicd: ViewerState & { map: string; maps: string[] } }).mosaicd);
+
+  await page.goto(`${base}/`);
+  await settled('default');
+  let s = await state();
+  t.same(s.maps, ['default', 'big'], 'the page lists both maps');
+  t.same(await page.locator('.leaflet-control-layers-base label').allTextContents().then((l) => l.map((x) => x.trim())), ['default', 'big'], 'the layer control offers both');
+  t.same(h.daemon.scheduler.viewportOf(`http:${s.clientId}`), s.viewport, 'the default map\'s viewport has no map, as before');
+  t.notOk('map' in viewportPosts[0]!, 'and its POST has no map field');
+
+  await page.click('.leaflet-control-layers-base label:has-text("big")');
+  await settled('big');
+  s = await state();
+  const v = s.viewport!;
+  t.same(h.daemon.scheduler.viewportOf(`http:${s.clientId}`), { ...v, map: 'big' }, 'after the switch the daemon has the viewport on map big');
+  t.equal(viewportPosts.at(-1)!['map'], 'big', 'the POST names the map');
+  t.equal(v.z, 1, 'map big has 512 px tiles: tile zoom 1 at map zoom 2');
+  const bigTiles = [...tiles].filter(([p]) => p.startsWith('/tiles/big/'));
+  t.ok(bigTiles.length > 0 && bigTiles.every(([, status]) => status === 200), `${bigTiles.length} tiles of map big served`);
+  t.match(await page.textContent('#status'), /^map big · tiles loaded/);
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('img.leaflet-tile-loaded')).every((img) => getComputedStyle(img).opacity === '1'));
+  await page.screenshot({ path: '/tmp/mosaicd-viewer-big.png' });
+
+  await page.click('.leaflet-control-layers-base label:has-text("default")');
+  await settled('default');
+  s = await state();
+  t.same(h.daemon.scheduler.viewportOf(`http:${s.clientId}`), s.viewport, 'and back on the default map');
+  t.same(problems, [], 'no page errors');
+});

@@ -103,6 +103,9 @@ t.test('HTTP: /tiles/NAME/{z}/{x}/{y}.png serves the named map; the old path the
   t.same(h.daemon.scheduler.viewportOf('http:c1'), { z: 1, minX: 0, minY: 0, maxX: 1, maxY: 1, map: 'big' }, 'the viewport is recorded on map big');
   const bad = await fetch(`${base}/viewport`, { method: 'POST', body: JSON.stringify({ z: 1, min_x: 0, min_y: 0, max_x: 1, max_y: 1, map: 'nosuch' }) });
   t.equal(bad.status, 400);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  t.match(metrics, /^mosaicd_map_renders_total\{map="big"\} 1$/m, '/metrics counts renders by map');
+  t.match(metrics, /^mosaicd_map_renders_total\{map="default"\} 1$/m);
   const page = await (await fetch(`${base}/`)).text();
   t.match(page, /data-maps="\[\{&quot;name&quot;:&quot;default&quot;/, 'the viewer page lists the maps');
   t.match(page, /&quot;name&quot;:&quot;big&quot;,&quot;tileSize&quot;:512/);

@@ -124,3 +124,16 @@ t.test('bulk and expire (seeding, answered in-band)', async (t) => {
   t.match(parseLineCommand('expire 3_4_2 force'), { type: 'invalid', name: 'expire' });
   t.match(parseLineCommand('bulk 3_x_2'), { type: 'invalid', name: '3_x_2' });
 });
+
+t.test('maps: NAME/Z/X/Y wherever a tile goes, viewport NAME Z ...; NAME_Z_X_Y and a digit-first name are not tiles', async (t) => {
+  t.same(parseLineCommand('osm/3/4/2'), { type: 'tile', raw: 'osm/3/4/2', map: 'osm', z: 3, x: 4, y: 2 });
+  t.same(parseLineCommand('cancel osm/3/4/2'), { type: 'cancel', raw: 'osm/3/4/2', map: 'osm', z: 3, x: 4, y: 2 });
+  t.same(parseLineCommand('dirty osm/3/4/2 tok'), { type: 'dirty', raw: 'osm/3/4/2', map: 'osm', z: 3, x: 4, y: 2, token: 'tok' });
+  t.same(parseLineCommand('bulk osm/3/4/2 force'), { type: 'bulk', raw: 'osm/3/4/2', map: 'osm', z: 3, x: 4, y: 2, force: true });
+  t.same(parseLineCommand('expire osm/3/4/2'), { type: 'expire', raw: 'osm/3/4/2', map: 'osm', z: 3, x: 4, y: 2 });
+  t.same(parseLineCommand('viewport osm 2 0 1 3 3'), { type: 'viewport', map: 'osm', z: 2, minX: 0, minY: 1, maxX: 3, maxY: 3 });
+  t.match(parseLineCommand('osm_3_4_2'), { type: 'invalid', name: 'osm_3_4_2', reason: /not a tile name/ });
+  t.match(parseLineCommand('9osm/3/4/2'), { type: 'invalid', reason: /not a tile name/ });
+  t.match(parseLineCommand('a/b/3/4/2'), { type: 'invalid' });
+  t.match(parseLineCommand('viewport osm 2 0 1 3'), { type: 'invalid', name: 'viewport', reason: /viewport MAP Z/ });
+});

@@ -9,6 +9,7 @@ import { Seeder, type SeedProgress } from '../../seed/seeder.js';
 import { WORLD, countTiles, enumerateTiles, parseBBox, parseZoomRange } from '../../seed/tile-range.js';
 import { parseTileName, type TileCoord } from '../../tile/tile-coord.js';
 import { MAX_SUPPORTED_ZOOM } from '../../limits.js';
+import { MAP_NAME } from '../../maps/map-name.js';
 
 /** Seconds between JSON progress lines when stderr is not a terminal. */
 const JSON_PROGRESS_INTERVAL_MS = 2000;
@@ -32,7 +33,8 @@ export function seedCommand(ctx: CliContext): CommandModule {
         .option('only-missing', { type: 'boolean', describe: 'skip tiles already in --tiles-dir without asking the daemon' })
         .option('tiles-dir', { type: 'string', default: './tiles', describe: 'the daemon\'s tile folder (for --only-missing)' })
         .option('layout', { choices: ['flat', 'zxy'], default: 'flat', describe: 'the daemon\'s tile layout (for --only-missing)' })
-        .option('metatile', { type: 'number', default: 8, describe: 'the daemon\'s metatile size: tiles are sent block by block' })
+        .option('metatile', { type: 'number', default: 8, describe: 'the daemon\'s (or the map\'s) metatile size: tiles are sent block by block' })
+        .option('map', { type: 'string', describe: 'seed this map (NAME/Z/X/Y; --only-missing then looks in <tiles-dir>/NAME) instead of the default map' })
         .conflicts('force', 'only-missing')
         .example('$0 seed --zoom 0-6', 'the whole world down to zoom 6')
         .example('$0 seed --zoom 10-14 --bbox 5.9,45.8,10.5,47.8 --only-missing', 'fill the gaps over Switzerland'),
@@ -41,7 +43,8 @@ export function seedCommand(ctx: CliContext): CommandModule {
       if (maxZoom > MAX_SUPPORTED_ZOOM) throw new Error(`--zoom goes up to ${MAX_SUPPORTED_ZOOM}`);
       const range = { minZoom, maxZoom, bbox: argv.bbox ? parseBBox(argv.bbox as string) : WORLD };
       const total = countTiles(range);
-      const tilesDir = argv['tiles-dir'] as string;
+      const map = checkedMap(argv.map);
+      const tilesDir = map === undefined ? (argv['tiles-dir'] as string) : path.join(argv['tiles-dir'] as string, map);
       const layout = argv.layout as string;
       const skip = argv['only-missing'] ? (t: TileCoord) => existsSync(tilePath(tilesDir, layout, t)) : undefined;
       const progress = await runWithProgress(ctx, total, (seeder, signal) =>
@@ -50,6 +53,7 @@ export function seedCommand(ctx: CliContext): CommandModule {
           port: (argv.port as number | undefined) ?? 12345,
           command: 'bulk',
           force: argv.force === true,
+          ...(map === undefined ? {} : { map }),
           ...(argv.token ? { token: argv.token as string } : {}),
           ...(skip ? { skip } : {}),
           signal,
@@ -69,8 +73,10 @@ export function expireCommand(ctx: CliContext): CommandModule {
       connectionOptions(y)
         .positional('file', { type: 'string', describe: 'file of Z/X/Y lines (default: stdin)' })
         .option('max-zoom', { type: 'number', default: MAX_SUPPORTED_ZOOM, describe: 'ignore lines above this zoom' })
-        .option('token', { type: 'string', describe: 'admin token, if the daemon requires one' }),
+        .option('token', { type: 'string', describe: 'admin token, if the daemon requires one' })
+        .option('map', { type: 'string', describe: 'the tiles are of this map (sent as NAME/Z/X/Y) instead of the default map' }),
     handler: async (argv) => {
+      const map = checkedMap(argv.map);
       const input = argv.file ? createReadStream(argv.file as string) : process.stdin;
       const maxZoom = argv['max-zoom'] as number;
       const tiles: TileCoord[] = [];
@@ -91,6 +97,7 @@ export function expireCommand(ctx: CliContext): CommandModule {
           port: (argv.port as number | undefined) ?? 12345,
           command: 'expire',
           force: true,
+          ...(map === undefined ? {} : { map }),
           ...(argv.token ? { token: argv.token as string } : {}),
           signal,
         }),
@@ -98,6 +105,13 @@ export function expireCommand(ctx: CliContext): CommandModule {
       if (progress.errors > 0 || bad > 0) ctx.exitCode = 1;
     },
   };
+}
+
+/** The --map flag: undefined, or a valid map name (the daemon says whether it serves it). */
+export function checkedMap(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !MAP_NAME.test(value)) throw new Error(`--map must be a map name (a letter, then letters, digits, "_" or "-"), got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function tilePath(dir: string, layout: string, t: TileCoord): string {

@@ -63,6 +63,7 @@ export function decodeYolo(data: Float32Array, dims: readonly number[], layout: 
     const cy = at(i, 1);
     const hw = at(i, 2) / 2;
     const hh = at(i, 3) / 2;
+    if (!Number.isFinite(cx + cy + hw + hh)) continue; // a broken export must not put NaN boxes on the wire
     out.push({ x1: cx - hw, y1: cy - hh, x2: cx + hw, y2: cy + hh, score, classIndex: cls });
   }
   return out;

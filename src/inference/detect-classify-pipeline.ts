@@ -3,8 +3,18 @@ import { ClassifierPipeline, topLabel } from './classifier-pipeline.js';
 import type { PipelineModelConfig } from './config.js';
 import { decodeImage, encodePng } from './decode.js';
 import { DetectorPipeline } from './detector-pipeline.js';
+import type { Quad } from './geometry.js';
 import { fitWithin } from './raster.js';
 import type { InferenceResult, Pipeline, PipelineOptions } from './types.js';
+
+/** A pipeline result's extra wire fields; class_name and score are the classifier's (docs/models.md). */
+export type PipelineResultFields = {
+  box: Quad;
+  detector_class: string;
+  detector_score: number;
+  classifier_class: string;
+  classifier_score: number;
+};
 
 /**
  * The `pipeline` kind: detect → crop each box → classify each crop. One
@@ -74,7 +84,7 @@ export class DetectClassifyPipeline implements Pipeline {
               detector_score: d.score,
               classifier_class: best.label,
               classifier_score: best.score,
-            },
+            } satisfies PipelineResultFields,
           };
         }),
       );

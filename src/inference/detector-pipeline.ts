@@ -21,6 +21,9 @@ export interface Detection {
   box: Quad;
 }
 
+/** A detector result's extra wire fields (docs/models.md). */
+export type DetectorResultFields = { box: Quad; class_index: number };
+
 /**
  * The `detector` kind: YOLO-family exports (letterbox → model → decode →
  * class-wise NMS → boxes in input pixels) or a DB text detector (PP-OCR's
@@ -77,7 +80,7 @@ export class DetectorPipeline implements Pipeline {
           width: picture.width,
           height: picture.height,
           mode: 'RGB' as const,
-          extra: { box: d.box, class_index: d.classIndex },
+          extra: { box: d.box, class_index: d.classIndex } satisfies DetectorResultFields,
         };
       }),
     );

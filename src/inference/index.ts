@@ -7,8 +7,8 @@ export { InferenceEngine, DEFAULT_MODELS_DIR, defaultOptions, type InferenceEngi
 export type { InferenceResult, Pipeline, PipelineOptions } from './types.js';
 export { OcrPipeline, type OcrLine } from './ocr-pipeline.js';
 export { ClassifierPipeline, type Label } from './classifier-pipeline.js';
-export { DetectorPipeline, type Detection } from './detector-pipeline.js';
-export { DetectClassifyPipeline } from './detect-classify-pipeline.js';
+export { DetectorPipeline, type Detection, type DetectorResultFields } from './detector-pipeline.js';
+export { DetectClassifyPipeline, type PipelineResultFields } from './detect-classify-pipeline.js';
 export { loadPipeline } from './pipelines.js';
 export {
   loadModelRepository, loadModelConfig,

@@ -287,7 +287,12 @@ function readDetector(r: ConfigReader, name: string): DetectorModelConfig {
   }
   const inputName = inp.optionalString('name');
   if (inputName) input.name = inputName;
-  if (format === 'db' && (input.width || input.height)) inp.fail('width', 'is not used with format "db" (set db.limitSideLen)');
+  if (format === 'db') {
+    // DB pre-processing has its own size and normalisation; a value here would be silently ignored.
+    for (const k of ['width', 'height', 'scale', 'mean', 'std', 'channelOrder', 'padValue']) {
+      if (inp.has(k)) inp.fail(k, 'is not used with format "db" (the db object sets the size and normalisation)');
+    }
+  }
   inp.done();
 
   const out = r.object('output');

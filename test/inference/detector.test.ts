@@ -193,4 +193,5 @@ t.test('detector configs: db-only fields and a missing labels list are refused',
   t.throws(load({ kind: 'detector', files: { model: 'm.onnx' }, labels: ['a'], db: {} }), { message: /field "db" is only used with "format": "db"/ });
   t.throws(load({ kind: 'detector', files: { model: 'm.onnx' }, labels: ['a'], iou: 2 }), { message: /field "iou" must be a number in 0 .. 1/ });
   t.same((load({ kind: 'detector', format: 'db', files: { model: 'm.onnx' } })() as DetectorModelConfig).labels, ['text'], 'db: one class, "text" by default');
+  t.throws(load({ kind: 'detector', format: 'db', files: { model: 'm.onnx' }, input: { scale: 1 } }), { message: /field "input.scale" is not used with format "db"/ });
 });

@@ -16,7 +16,7 @@ export interface LetterboxInput extends LetterboxMap {
  * Ultralytics' LetterBox (ultralytics/data/augment.py, auto=False,
  * center=True): scale to fit width × height keeping the aspect ratio,
  * centre, pad with `padValue` (114 grey); then NCHW planes normalised
- * as value · scale − mean) / std in `norm.order`. The resize is OpenCV's
+ * as (value · scale − mean) / std in `norm.order`. The resize is OpenCV's
  * INTER_LINEAR, as cv2.resize in LetterBox.
  */
 export function letterbox(img: RgbImage, width: number, height: number, norm: Normalisation, padValue: number): LetterboxInput {

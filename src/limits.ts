@@ -47,3 +47,10 @@ export const INFERENCE_TIMEOUT_MS = 60_000;
  * While the daemon runs, notices are never dropped; this bounds only the exit.
  */
 export const STOP_NOTICE_TIMEOUT_MS = 60_000;
+
+/**
+ * Most boxes a detector returns for one image (best first), and so the most
+ * crops a pipeline classifies per image; a model's `maxDetections` is capped
+ * by it. 300 is Ultralytics' max_det default.
+ */
+export const MAX_DETECTIONS = 300;

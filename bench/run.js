@@ -62,6 +62,14 @@ if (want('inference')) {
   for (const r of inf.rows) row('inference', r.figure, r.value, r.target ?? '');
 }
 
+if (want('pipeline')) {
+  const { pipelineBench } = await import('./pipeline.js');
+  console.error('bench: pipeline ...');
+  const pipe = await pipelineBench({ runs });
+  results.figures.pipeline = pipe;
+  for (const r of pipe.rows) row('pipeline', r.figure, r.value, r.target ?? '');
+}
+
 if (want('load')) {
   const { loadBench } = await import('./load.js');
   console.error('bench: load ...');

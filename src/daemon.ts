@@ -194,6 +194,7 @@ export class Daemon {
             maxBatch: config.maxBatch,
             maxBatchDelayMs: config.maxBatchDelayMs,
             maxInputPixels: config.maxInputPixels,
+            maxDetections: config.maxDetections,
             timeoutMs: config.inferenceTimeoutMs,
             preload: config.preload,
           });

@@ -50,3 +50,10 @@ export const STOP_NOTICE_TIMEOUT_MS = 60_000;
 
 /** Maps one daemon serves (the default map included); each has its own renderer workers. */
 export const MAX_MAPS = 16;
+
+/**
+ * Most boxes a detector returns for one image (best first), and so the most
+ * crops a pipeline classifies per image; a model's `maxDetections` is capped
+ * by it. 300 is Ultralytics' max_det default.
+ */
+export const MAX_DETECTIONS = 300;

@@ -43,6 +43,7 @@ export const DAEMON_FLAGS = {
   'max-frame-json-bytes': { type: 'number', describe: `largest framed JSON (default ${DEFAULT_CONFIG.maxFrameJsonBytes})` },
   'max-payload-bytes': { type: 'number', describe: `largest framed image payload (default ${DEFAULT_CONFIG.maxPayloadBytes})` },
   'max-input-pixels': { type: 'number', describe: `largest decoded image (default ${DEFAULT_CONFIG.maxInputPixels})` },
+  'max-detections': { type: 'number', describe: `most boxes a detector returns per image (default ${DEFAULT_CONFIG.maxDetections})` },
   'max-connections': { type: 'number', describe: `simultaneous connections (default ${DEFAULT_CONFIG.maxConnections})` },
   'max-pending-notices': { type: 'number', describe: `notices kept for an absent listener (default ${DEFAULT_CONFIG.maxPendingNotices})` },
   'idle-timeout-ms': { type: 'number', describe: `close a connection that completes no request and gets no answer for this long; bytes of an unfinished line or frame do not count (default ${DEFAULT_CONFIG.idleTimeoutMs}; 0 = never)` },

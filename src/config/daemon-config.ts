@@ -5,6 +5,7 @@ import {
   IDLE_TIMEOUT_MS,
   INFERENCE_TIMEOUT_MS,
   MAX_CONNECTIONS,
+  MAX_DETECTIONS,
   MAX_FRAME_JSON_BYTES,
   MAX_INPUT_PIXELS,
   MAX_LINE_BYTES,
@@ -48,6 +49,8 @@ export interface DaemonConfig {
   maxFrameJsonBytes: number;
   maxPayloadBytes: number;
   maxInputPixels: number;
+  /** Caps every detector model's maxDetections (boxes, and pipeline crops, per image). */
+  maxDetections: number;
   maxConnections: number;
   maxPendingNotices: number;
   idleTimeoutMs: number;
@@ -93,6 +96,7 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   maxFrameJsonBytes: MAX_FRAME_JSON_BYTES,
   maxPayloadBytes: MAX_PAYLOAD_BYTES,
   maxInputPixels: MAX_INPUT_PIXELS,
+  maxDetections: MAX_DETECTIONS,
   maxConnections: MAX_CONNECTIONS,
   maxPendingNotices: MAX_PENDING_NOTICES,
   idleTimeoutMs: IDLE_TIMEOUT_MS,
@@ -157,6 +161,7 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   maxFrameJsonBytes: int(64, 1024 * 1024 * 1024),
   maxPayloadBytes: int(1, 2 * 1024 * 1024 * 1024),
   maxInputPixels: int(1, 1_000_000_000),
+  maxDetections: int(1, 100_000),
   maxConnections: int(1, 1_000_000),
   maxPendingNotices: int(1, 100_000_000),
   idleTimeoutMs: int(0, 24 * 3600 * 1000),

@@ -76,8 +76,8 @@ export class ClassifierPipeline implements Pipeline {
     return ranked.slice(0, this.config.topK).filter((l) => l.score >= this.config.minScore);
   }
 
-  /** One sample's input tensor (without the batch dimension). */
-  private async tensor(img: RgbImage): Promise<Float32Array> {
+  /** One sample's input tensor (without the batch dimension). A pipeline batches these itself. */
+  async tensor(img: RgbImage): Promise<Float32Array> {
     const { width: W, height: H, channelOrder, layout, resize, scale, mean, std } = this.config.input;
     const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
       .resize(W, H, { fit: resize === 'contain' ? 'inside' : resize, position: 'centre' })
@@ -100,7 +100,8 @@ export class ClassifierPipeline implements Pipeline {
     return out;
   }
 
-  private async infer(inputs: Float32Array[]): Promise<Float32Array[]> {
+  /** One model run over sample tensors: a probability row per sample. */
+  async infer(inputs: Float32Array[]): Promise<Float32Array[]> {
     const { width: W, height: H, channelOrder, layout } = this.config.input;
     const C = channelOrder === 'L' ? 1 : 3;
     const batch = new Float32Array(inputs.length * this.inputLen);
@@ -132,6 +133,13 @@ export class ClassifierPipeline implements Pipeline {
   async close(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** The best label of a probability row. */
+export function topLabel(probs: Float32Array, labels: readonly string[]): Label {
+  let best = 0;
+  for (let i = 1; i < probs.length; i++) if (probs[i]! > probs[best]!) best = i;
+  return { label: labels[best]!, score: probs[best]! };
 }
 
 export function softmax(x: Float32Array): Float32Array {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { MAX_DETECTIONS } from '../limits.js';
 import { ConfigReader, isPlainObject } from './config-reader.js';
 
 /**
@@ -78,7 +79,57 @@ export interface ClassifierModelConfig {
   resultImage: { mode: 'input' | 'preview'; maxSide: number };
 }
 
-export type ModelConfig = OcrModelConfig | ClassifierModelConfig;
+/** PP-OCR's DB text detector settings (the `ocr` kind's `det`, the `detector` kind's `db`). */
+export type DbDetConfig = OcrModelConfig['det'];
+
+/**
+ * An object detector: YOLO-family ONNX exports (no NMS inside the model)
+ * or, with format 'db', a PP-OCR-style DB text detector.
+ */
+export interface DetectorModelConfig {
+  kind: 'detector';
+  name: string;
+  configPath: string;
+  description: string;
+  files: { model: string };
+  /** 'auto' picks yolov5 or yolov8 from the output shape (yolo-decode.ts detectLayout). */
+  format: 'auto' | 'yolov5' | 'yolov8' | 'db';
+  /** YOLO formats. width/height absent: the model's fixed input size. */
+  input: NormConfig & { width?: number; height?: number; padValue: number; name?: string };
+  output: { name?: string };
+  labels: string[];
+  confidence: number;
+  /** NMS IoU threshold (YOLO formats; DB regions do not overlap). */
+  iou: number;
+  classAgnosticNms: boolean;
+  /** At most this many boxes per image, best first; also capped by the daemon's --max-detections. */
+  maxDetections: number;
+  /** Only with format 'db'. */
+  db?: DbDetConfig;
+  resultImage: { mode: 'crop' | 'preview'; maxSide: number };
+}
+
+/**
+ * detect → crop each box → classify each crop. The referenced models'
+ * configs are resolved (and checked) when the repository loads, and carried
+ * here so a worker needs nothing else.
+ */
+export interface PipelineModelConfig {
+  kind: 'pipeline';
+  name: string;
+  configPath: string;
+  description: string;
+  detector: DetectorModelConfig;
+  classifier: ClassifierModelConfig;
+  /** Crops per classifier run (within a request, and across requests with --max-batch > 1). */
+  maxBatch: number;
+  resultImage: { maxSide: number };
+}
+
+export type ModelConfig = OcrModelConfig | ClassifierModelConfig | DetectorModelConfig | PipelineModelConfig;
+
+/** Looks up another model of the repository by name (for pipelines). */
+export type ModelResolver = (name: string) => ModelConfig | undefined;
 
 // ppocr/data/imaug/operators.py NormalizeImage: scale 1/255, ImageNet mean/std,
 // applied in array order to cv2's BGR image (tools/infer/predict_det.py pre_process_list).
@@ -87,24 +138,50 @@ const DET_STD = [0.229, 0.224, 0.225];
 // tools/infer/predict_cls.py and predict_rec.py resize_norm_img: /255, -0.5, /0.5.
 const HALF = [0.5, 0.5, 0.5];
 
-const MODEL_KINDS = ['ocr', 'classifier'] as const;
+const MODEL_KINDS = ['ocr', 'classifier', 'detector', 'pipeline'] as const;
+
+// ultralytics/utils/ops.py non_max_suppression: conf_thres 0.25, iou_thres 0.45;
+// ultralytics/data/augment.py LetterBox: padding value 114.
+const YOLO_CONFIDENCE = 0.25;
+const YOLO_IOU = 0.45;
+const YOLO_PAD = 114;
 
 export function loadModelRepository(modelsDir: string): Map<string, ModelConfig> {
   const dir = resolve(modelsDir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new ConfigError(`models directory ${dir} does not exist or is not a directory`);
   }
-  const models = new Map<string, ModelConfig>();
+  const files = new Map<string, string>();
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
     const file = join(dir, entry.name, 'model.json');
     if (!existsSync(file)) throw new ConfigError(`${join(dir, entry.name)}: a model folder needs a model.json`);
-    models.set(entry.name, loadModelConfig(file, entry.name));
+    files.set(entry.name, file);
   }
+  // Depth-first, so a pipeline is read after the models it names; `loading` catches cycles.
+  const loaded = new Map<string, ModelConfig>();
+  const loading: string[] = [];
+  const load = (name: string): ModelConfig | undefined => {
+    const done = loaded.get(name);
+    if (done) return done;
+    const file = files.get(name);
+    if (!file) return undefined;
+    if (loading.includes(name)) {
+      throw new ConfigError(`${file}: models reference each other in a cycle (${[...loading.slice(loading.indexOf(name)), name].join(' → ')})`);
+    }
+    loading.push(name);
+    const config = loadModelConfig(file, name, load);
+    loading.pop();
+    loaded.set(name, config);
+    return config;
+  };
+  const models = new Map<string, ModelConfig>();
+  for (const name of files.keys()) models.set(name, load(name)!);
   return models;
 }
 
-export function loadModelConfig(file: string, name: string): ModelConfig {
+/** `resolve` finds the models a pipeline names; without it a pipeline config is refused. */
+export function loadModelConfig(file: string, name: string, resolve?: ModelResolver): ModelConfig {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
     throw new ConfigError(`${file}: the folder name "${name}" is not a valid model name (letters, digits, . _ -)`);
   }
@@ -116,7 +193,11 @@ export function loadModelConfig(file: string, name: string): ModelConfig {
   }
   const r = ConfigReader.root(file, parsed);
   const kind = r.oneOf('kind', MODEL_KINDS);
-  const config = kind === 'ocr' ? readOcr(r, name) : readClassifier(r, name);
+  let config: ModelConfig;
+  if (kind === 'ocr') config = readOcr(r, name);
+  else if (kind === 'classifier') config = readClassifier(r, name);
+  else if (kind === 'detector') config = readDetector(r, name);
+  else config = readPipeline(r, name, resolve);
   r.done();
   return config;
 }
@@ -143,17 +224,7 @@ function readOcr(r: ConfigReader, name: string): OcrModelConfig {
     configPath: r.file,
     description,
     files,
-    det: {
-      ...norm(det, 1 / 255, DET_MEAN, DET_STD, 'BGR'),
-      limitSideLen: det.number('limitSideLen', 960, { min: 32, max: 8192, integer: true }), // tools/infer/utility.py det_limit_side_len
-      limitType: det.oneOf('limitType', ['max', 'min'] as const, 'max'), // tools/infer/utility.py det_limit_type
-      multiple: det.number('multiple', 32, { min: 32, max: 256, integer: true }), // operators.py DetResizeForTest: multiples of 32
-      thresh: det.number('thresh', 0.3, { min: 0, max: 1 }), // utility.py det_db_thresh
-      boxThresh: det.number('boxThresh', 0.6, { min: 0, max: 1 }), // utility.py det_db_box_thresh
-      unclipRatio: det.number('unclipRatio', 1.5, { min: 0, exclusiveMin: true, max: 10 }), // utility.py det_db_unclip_ratio
-      maxCandidates: det.number('maxCandidates', 1000, { min: 1, max: 100000, integer: true }), // db_postprocess.py max_candidates
-      minSize: det.number('minSize', 3, { min: 0, max: 1000 }), // db_postprocess.py self.min_size
-    },
+    det: readDbDet(det),
     cls: {
       ...norm(cls, 1 / 255, HALF, HALF, 'BGR'),
       enabled: clsEnabled, // utility.py has use_angle_cls off; we default it on so upside-down text reads
@@ -181,6 +252,149 @@ function readOcr(r: ConfigReader, name: string): OcrModelConfig {
   cls.done();
   rec.done();
   return config;
+}
+
+function readDbDet(det: ConfigReader): DbDetConfig {
+  return {
+    ...norm(det, 1 / 255, DET_MEAN, DET_STD, 'BGR'),
+    limitSideLen: det.number('limitSideLen', 960, { min: 32, max: 8192, integer: true }), // tools/infer/utility.py det_limit_side_len
+    limitType: det.oneOf('limitType', ['max', 'min'] as const, 'max'), // tools/infer/utility.py det_limit_type
+    multiple: det.number('multiple', 32, { min: 32, max: 256, integer: true }), // operators.py DetResizeForTest: multiples of 32
+    thresh: det.number('thresh', 0.3, { min: 0, max: 1 }), // utility.py det_db_thresh
+    boxThresh: det.number('boxThresh', 0.6, { min: 0, max: 1 }), // utility.py det_db_box_thresh
+    unclipRatio: det.number('unclipRatio', 1.5, { min: 0, exclusiveMin: true, max: 10 }), // utility.py det_db_unclip_ratio
+    maxCandidates: det.number('maxCandidates', 1000, { min: 1, max: 100000, integer: true }), // db_postprocess.py max_candidates
+    minSize: det.number('minSize', 3, { min: 0, max: 1000 }), // db_postprocess.py self.min_size
+  };
+}
+
+function readDetector(r: ConfigReader, name: string): DetectorModelConfig {
+  const description = r.string('description', 'object detector');
+  const f = r.object('files', true);
+  const model = fileRef(f, 'model');
+  const labelsFile = f.has('labels') ? fileRef(f, 'labels') : undefined;
+  f.done();
+  const format = r.oneOf('format', ['auto', 'yolov5', 'yolov8', 'db'] as const, 'auto');
+
+  const inp = r.object('input');
+  const input: DetectorModelConfig['input'] = {
+    ...norm(inp, 1 / 255, [0, 0, 0], [1, 1, 1], 'RGB'), // Ultralytics: RGB, /255, no mean/std
+    padValue: inp.number('padValue', YOLO_PAD, { min: 0, max: 255 }),
+  };
+  if (inp.has('width') || inp.has('height')) {
+    input.width = inp.number('width', undefined, { min: 32, max: 8192, integer: true });
+    input.height = inp.number('height', undefined, { min: 32, max: 8192, integer: true });
+  }
+  const inputName = inp.optionalString('name');
+  if (inputName) input.name = inputName;
+  if (format === 'db') {
+    // DB pre-processing has its own size and normalisation; a value here would be silently ignored.
+    for (const k of ['width', 'height', 'scale', 'mean', 'std', 'channelOrder', 'padValue']) {
+      if (inp.has(k)) inp.fail(k, 'is not used with format "db" (the db object sets the size and normalisation)');
+    }
+  }
+  inp.done();
+
+  const out = r.object('output');
+  const output: DetectorModelConfig['output'] = {};
+  const outputName = out.optionalString('name');
+  if (outputName) output.name = outputName;
+  out.done();
+
+  let labels: string[];
+  if (r.has('labels')) {
+    if (labelsFile) r.fail('labels', 'and files.labels are both given; keep one');
+    labels = r.strings('labels');
+  } else if (labelsFile) {
+    labels = readLabelsFile(f, labelsFile);
+  } else if (format === 'db') {
+    labels = ['text'];
+  } else {
+    r.fail('labels', 'is required (class names in output order), or give files.labels');
+  }
+
+  let db: DbDetConfig | undefined;
+  if (r.has('db')) {
+    if (format !== 'db') r.fail('db', `is only used with "format": "db" (format is ${JSON.stringify(format)})`);
+  }
+  if (format === 'db') {
+    const d = r.object('db');
+    db = readDbDet(d);
+    d.done();
+    if (labels.length !== 1) r.fail('labels', `must hold one label with format "db" (a DB map has one class), got ${labels.length}`);
+  }
+
+  const ri = r.object('resultImage');
+  const config: DetectorModelConfig = {
+    kind: 'detector',
+    name,
+    configPath: r.file,
+    description,
+    files: { model },
+    format,
+    input,
+    output,
+    labels,
+    confidence: r.number('confidence', YOLO_CONFIDENCE, { min: 0, max: 1 }),
+    iou: r.number('iou', YOLO_IOU, { min: 0, max: 1 }),
+    classAgnosticNms: r.boolean('classAgnosticNms', false),
+    maxDetections: r.number('maxDetections', MAX_DETECTIONS, { min: 1, max: 100_000, integer: true }),
+    resultImage: {
+      mode: ri.oneOf('mode', ['crop', 'preview'] as const, 'crop'),
+      maxSide: ri.number('maxSide', 1024, { min: 1, max: 65536, integer: true }),
+    },
+  };
+  if (db) config.db = db;
+  ri.done();
+  return config;
+}
+
+function readPipeline(r: ConfigReader, name: string, resolve: ModelResolver | undefined): PipelineModelConfig {
+  const description = r.string('description', 'detect → crop → classify');
+  if (!resolve) r.fail('kind', 'is "pipeline", which is loaded with its model repository (loadModelRepository)');
+  const ref = <K extends ModelConfig['kind']>(key: string, kind: K): Extract<ModelConfig, { kind: K }> => {
+    const target = r.string(key);
+    if (target === name) r.fail(key, `names this pipeline itself ("${name}")`);
+    const config = resolve(target);
+    if (!config) r.fail(key, `names the model "${target}", which is not in the model repository`);
+    if (config.kind !== kind) r.fail(key, `must name a ${kind} model; "${target}" is a ${config.kind}`);
+    return config as Extract<ModelConfig, { kind: K }>;
+  };
+  const detector = ref('detector', 'detector');
+  const classifier = ref('classifier', 'classifier');
+  const ri = r.object('resultImage');
+  const config: PipelineModelConfig = {
+    kind: 'pipeline',
+    name,
+    configPath: r.file,
+    description,
+    detector,
+    classifier,
+    maxBatch: r.number('maxBatch', classifier.maxBatch, { min: 1, max: 1024, integer: true }),
+    resultImage: { maxSide: ri.number('maxSide', detector.resultImage.maxSide, { min: 1, max: 65536, integer: true }) },
+  };
+  ri.done();
+  return config;
+}
+
+/** One label per line, or a JSON array of strings (a file starting with `[`). */
+function readLabelsFile(r: ConfigReader, file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  let labels: string[];
+  if (text.trimStart().startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      r.fail('labels', `names ${file}, which starts with "[" but is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) r.fail('labels', `names ${file}, which must be a JSON array of strings`);
+    labels = parsed as string[];
+  } else {
+    labels = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  }
+  if (labels.length === 0) r.fail('labels', `names an empty file (${file})`);
+  return labels;
 }
 
 function readClassifier(r: ConfigReader, name: string): ClassifierModelConfig {
@@ -218,8 +432,7 @@ function readClassifier(r: ConfigReader, name: string): ClassifierModelConfig {
     if (labelsFile) r.fail('labels', 'and files.labels are both given; keep one');
     labels = r.strings('labels');
   } else if (labelsFile) {
-    labels = readFileSync(labelsFile, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
-    if (labels.length === 0) f.fail('labels', `names an empty file (${labelsFile})`);
+    labels = readLabelsFile(f, labelsFile);
   } else {
     r.fail('labels', 'is required (an array of class names in output order), or give files.labels');
   }

@@ -15,9 +15,22 @@ import {
 export function dbPostprocess(
   pred: Float32Array, mapW: number, mapH: number, srcW: number, srcH: number, det: OcrModelConfig['det'],
 ): Quad[] {
+  return dbDetect(pred, mapW, mapH, srcW, srcH, det).map((b) => b.box);
+}
+
+export interface ScoredQuad {
+  box: Quad;
+  /** box_score_fast of the box before unclipping: the mean probability inside it. */
+  score: number;
+}
+
+/** dbPostprocess with each box's score (the `detector` kind's `db` format reports it). */
+export function dbDetect(
+  pred: Float32Array, mapW: number, mapH: number, srcW: number, srcH: number, det: OcrModelConfig['det'],
+): ScoredQuad[] {
   const bitmap = new Uint8Array(pred.length);
   for (let i = 0; i < pred.length; i++) bitmap[i] = pred[i]! > det.thresh ? 1 : 0;
-  const boxes: Quad[] = [];
+  const boxes: ScoredQuad[] = [];
   for (const outline of regionOutlines(bitmap, mapW, mapH, det.maxCandidates)) {
     const first = getMiniBoxes(outline);
     if (first.sside < det.minSize) continue;
@@ -28,28 +41,29 @@ export function dbPostprocess(
     const second = getMiniBoxes(expanded);
     // db_postprocess.py: `if sside < self.min_size + 2: continue`
     if (second.sside < det.minSize + 2) continue;
-    boxes.push(second.box.map(([x, y]): Point => [
+    const box = second.box.map(([x, y]): Point => [
       clamp(pyRound((x / mapW) * srcW), 0, srcW),
       clamp(pyRound((y / mapH) * srcH), 0, srcH),
-    ]) as Quad);
+    ]) as Quad;
+    const kept = filterBox(box, srcW, srcH);
+    if (kept) boxes.push({ box: kept, score });
   }
-  return filterBoxes(boxes, srcW, srcH);
+  return boxes;
 }
 
 /** predict_det.py filter_tag_det_res: order, clip to the image, drop boxes ≤ 3 px wide or high. */
 export function filterBoxes(boxes: Quad[], srcW: number, srcH: number): Quad[] {
-  const out: Quad[] = [];
-  for (const b of boxes) {
-    const q = orderPointsClockwise(b).map(([x, y]): Point => [
-      Math.trunc(clamp(x, 0, srcW - 1)),
-      Math.trunc(clamp(y, 0, srcH - 1)),
-    ]) as Quad;
-    const w = Math.trunc(distance(q[0], q[1]));
-    const h = Math.trunc(distance(q[0], q[3]));
-    if (w <= 3 || h <= 3) continue;
-    out.push(q);
-  }
-  return out;
+  return boxes.map((b) => filterBox(b, srcW, srcH)).filter((q): q is Quad => q !== undefined);
+}
+
+function filterBox(b: Quad, srcW: number, srcH: number): Quad | undefined {
+  const q = orderPointsClockwise(b).map(([x, y]): Point => [
+    Math.trunc(clamp(x, 0, srcW - 1)),
+    Math.trunc(clamp(y, 0, srcH - 1)),
+  ]) as Quad;
+  const w = Math.trunc(distance(q[0], q[1]));
+  const h = Math.trunc(distance(q[0], q[3]));
+  return w <= 3 || h <= 3 ? undefined : q;
 }
 
 /**

@@ -2,7 +2,7 @@ import 'sharp'; // sharp must be loaded on the main thread before workers use it
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CancelledError, ConfigError, MosaicError, ProtocolError, ShuttingDownError, codeOf } from '../errors.js';
-import { INFERENCE_TIMEOUT_MS, MAX_INPUT_PIXELS } from '../limits.js';
+import { INFERENCE_TIMEOUT_MS, MAX_DETECTIONS, MAX_INPUT_PIXELS } from '../limits.js';
 import { spawnWorker } from '../util/spawn-worker.js';
 import { loadModelRepository, type ModelConfig } from './config.js';
 import type { TestFault, WorkerInit } from './messages.js';
@@ -18,6 +18,8 @@ export interface InferenceEngineOptions {
   maxBatch: number;
   maxBatchDelayMs: number;
   maxInputPixels: number;
+  /** Caps every detector's boxes per image. */
+  maxDetections: number;
   timeoutMs: number;
   /** Model names to load at start; ready() is true once every worker has them. */
   preload: string[];
@@ -53,6 +55,7 @@ export function defaultOptions(): InferenceEngineOptions {
     // a batch closes as soon as every request the worker holds has queued its crops.
     maxBatchDelayMs: 50,
     maxInputPixels: MAX_INPUT_PIXELS,
+    maxDetections: MAX_DETECTIONS,
     timeoutMs: INFERENCE_TIMEOUT_MS,
     preload: [],
   };
@@ -92,6 +95,7 @@ export class InferenceEngine {
       maxBatch: options.maxBatch,
       maxBatchDelayMs: options.maxBatchDelayMs,
       maxInputPixels: options.maxInputPixels,
+      maxDetections: options.maxDetections,
       preload: options.preload,
     };
     this.pool = new WorkerPool({
@@ -234,6 +238,7 @@ function resolveOptions(partial: Partial<InferenceEngineOptions>): InferenceEngi
   int('maxBatch', 1, 1024);
   int('maxBatchDelayMs', 0, 10_000);
   int('maxInputPixels', 1, Number.MAX_SAFE_INTEGER);
+  int('maxDetections', 1, 100_000);
   int('timeoutMs', 1, 2_147_483_647);
   if (o.jobsPerWorker !== undefined) int('jobsPerWorker', 1, 1024);
   if (typeof o.modelsDir !== 'string' || o.modelsDir.length === 0) throw new ConfigError('inference option modelsDir must be a path');

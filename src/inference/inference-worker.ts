@@ -32,6 +32,7 @@ function pipeline(name: string): Promise<Pipeline> {
       maxBatch: init.maxBatch,
       maxBatchDelayMs: init.maxBatchDelayMs,
       maxInputPixels: init.maxInputPixels,
+      maxDetections: init.maxDetections,
       onBatch: (size) => post({ type: 'batch', model: name, size }),
     }).catch((err: unknown) => {
       pipelines.delete(name); // let a later request retry (the file may have been fixed)

@@ -10,6 +10,7 @@ export interface WorkerInit {
   maxBatch: number;
   maxBatchDelayMs: number;
   maxInputPixels: number;
+  maxDetections: number;
   preload: string[];
 }
 

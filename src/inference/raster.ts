@@ -120,3 +120,21 @@ export function writeChw(img: RgbImage, norm: Normalisation, dst: Float32Array, 
     }
   }
 }
+
+/** The pixels of an axis-aligned rectangle (integer bounds, already inside the image). */
+export function cropRect(src: RgbImage, x: number, y: number, width: number, height: number): RgbImage {
+  const out = makeImage(width, height);
+  for (let row = 0; row < height; row++) {
+    const s = ((y + row) * src.width + x) * 3;
+    out.data.set(src.data.subarray(s, s + width * 3), row * width * 3);
+  }
+  return out;
+}
+
+/** Scaled down (bilinear) so the longer side is at most `maxSide`; unchanged if it already fits. */
+export function fitWithin(img: RgbImage, maxSide: number): RgbImage {
+  const longer = Math.max(img.width, img.height);
+  if (longer <= maxSide) return img;
+  const k = maxSide / longer;
+  return resizeBilinear(img, Math.max(1, Math.round(img.width * k)), Math.max(1, Math.round(img.height * k)));
+}

@@ -18,6 +18,8 @@ export interface SessionSettings {
 
 export interface OpenSession {
   run: TensorRunner;
+  /** The input's declared shape: numbers for fixed dimensions, names for dynamic ones (empty if unknown). */
+  inputDims: readonly (number | string)[];
   release(): Promise<void>;
 }
 
@@ -48,7 +50,10 @@ export async function openSession(path: string, settings: SessionSettings, names
   if (!output || !session.outputNames.includes(output)) {
     throw new Error(`${path}: no output named ${JSON.stringify(output)} (outputs: ${session.outputNames.join(', ')})`);
   }
+  const meta = session.inputMetadata.find((m) => m.name === input);
+  const inputDims = meta?.isTensor ? meta.shape : [];
   return {
+    inputDims,
     async run(data, dims) {
       const feeds = { [input]: new ort.Tensor('float32', data, dims) };
       const result = await session.run(feeds, [output]);

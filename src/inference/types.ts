@@ -25,6 +25,8 @@ export interface PipelineOptions {
   maxBatch: number;
   maxBatchDelayMs: number;
   maxInputPixels: number;
+  /** Caps a detector's boxes per image (default MAX_DETECTIONS). */
+  maxDetections?: number;
   /** Called with the size of every batched model run (stats). */
   onBatch?: (size: number) => void;
 }

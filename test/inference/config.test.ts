@@ -22,7 +22,7 @@ function repo(t: T, models: Record<string, unknown>): string {
 
 t.test('the shipped repository validates', async (t) => {
   const models = loadModelRepository(DEFAULT_MODELS_DIR);
-  t.same([...models.keys()], ['ocr', 'text-direction']);
+  t.same([...models.keys()], ['ocr', 'text-direction', 'text-line-direction', 'text-lines']);
   const ocr = models.get('ocr')!;
   t.equal(ocr.kind, 'ocr');
   if (ocr.kind === 'ocr') {
@@ -36,7 +36,7 @@ t.test('the shipped repository validates', async (t) => {
 });
 
 const cases: [string, Record<string, unknown>, RegExp][] = [
-  ['unknown kind', { ...shippedCls, kind: 'detector' }, /field "kind" must be one of "ocr", "classifier", got "detector"/],
+  ['unknown kind', { ...shippedCls, kind: 'segmenter' }, /field "kind" must be one of "ocr", "classifier", "detector", "pipeline", got "segmenter"/],
   ['misspelled field', { ...shippedCls, topk: 2 }, /field "topk" is not a known field/],
   ['threshold out of range', { ...shippedOcr, det: { ...(shippedOcr.det as object), boxThresh: 1.5 } }, /field "det.boxThresh" must be a number in 0 .. 1, got 1.5/],
   ['wrong type', { ...shippedOcr, rec: { ...(shippedOcr.rec as object), height: '48' } }, /field "rec.height" must be an integer/],

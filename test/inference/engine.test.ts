@@ -15,7 +15,7 @@ type ModelStat = { requests: number; errors: number; batches: number; maxBatchSi
 const stat = (model: string) => engine.stats()[model] as ModelStat;
 
 t.test('models, readiness, a request through a worker', async (t) => {
-  t.same(engine.modelNames(), ['ocr', 'text-direction']);
+  t.same(engine.modelNames(), ['ocr', 'text-direction', 'text-line-direction', 'text-lines']);
   t.ok(engine.hasModel('ocr'));
   t.notOk(engine.hasModel('nope'));
   t.ok(engine.ready());
@@ -30,7 +30,7 @@ t.test('bad input: garbage, a decompression bomb, an empty payload, an unknown m
   await t.rejects(engine.process('ocr', new TextEncoder().encode('definitely not an image')), { code: 'PROTOCOL_ERROR', message: /could not be decoded/ });
   await t.rejects(engine.process('ocr', pngBomb(50_000, 50_000)), { code: 'TOO_LARGE', message: /50000×50000 .* it was not decoded/ });
   await t.rejects(engine.process('ocr', new Uint8Array(0)), { code: 'PROTOCOL_ERROR', message: /empty/ });
-  await t.rejects(engine.process('yolo', await textPng(['x'])), { code: 'PROTOCOL_ERROR', message: /unknown model "yolo" \(available: ocr, text-direction\)/ });
+  await t.rejects(engine.process('yolo', await textPng(['x'])), { code: 'PROTOCOL_ERROR', message: /unknown model "yolo" \(available: ocr, text-direction, text-line-direction, text-lines\)/ });
   t.match(stat('ocr').errorsByCode, { PROTOCOL_ERROR: 2, TOO_LARGE: 1 });
 });
 

@@ -110,3 +110,4 @@ t.test('HTTP: /tiles/NAME/{z}/{x}/{y}.png serves the named map; the old path the
   t.match(page, /data-maps="\[\{&quot;name&quot;:&quot;default&quot;/, 'the viewer page lists the maps');
   t.match(page, /&quot;name&quot;:&quot;big&quot;,&quot;tileSize&quot;:512/);
 });
+

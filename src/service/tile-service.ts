@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import { ErrorCode, MosaicError, UnauthorizedError, codeOf, messageOf } from '../errors.js';
+import { ErrorCode, MosaicError, ShuttingDownError, UnauthorizedError, codeOf, messageOf } from '../errors.js';
 import { DONE_NOTICE, formatErrorNotice, formatTileNotice, type LineCommand } from '../protocol/line-command.js';
 import type { TileScheduler, TileOutcome } from '../scheduler/tile-scheduler.js';
 import type { PriorityClass } from '../scheduler/priority.js';
@@ -167,24 +167,61 @@ export class TileService {
     const done = ctx.track();
     const log = ctx.log.child({ tile: name, cls });
     log.debug('tile requested');
-    this.#o.scheduler
-      .request(tile, { cls, clientId: ctx.clientId, force })
+    // Journalled before it is queued (when a listener is known): a crash from here on re-queues it.
+    const notifier = this.#o.notices.for(ctx.peer);
+    const accepted = notifier ? notifier.accept({ tile: name, cls, force, clientId: ctx.clientId }) : Promise.resolve(undefined);
+    accepted
       .then(
-        (outcome) => {
-          release();
-          log.debug({ cached: outcome.cached, coalesced: outcome.coalesced }, 'tile ready');
-          this.#notify(ctx, formatTileNotice(name));
-        },
+        (tileId) =>
+          this.#settle(tile, cls, ctx.clientId, force, log).then((line) => {
+            release();
+            // Interrupted by a forced stop: the journal keeps the request for the next start.
+            if (line === INTERRUPTED && tileId !== undefined) return undefined;
+            if (line === CANCELLED) {
+              notifier?.forget(tileId);
+              return undefined;
+            }
+            return this.#notify(ctx, line === INTERRUPTED ? formatErrorNotice(name, new ShuttingDownError().message) : line, tileId);
+          }),
         (err: unknown) => {
           release();
-          log.debug({ code: codeOf(err), err: messageOf(err) }, 'tile failed');
-          // A cancelled tile was withdrawn by its client: no notice is owed.
-          if (codeOf(err) === ErrorCode.CANCELLED) return;
-          const reason = codeOf(err) === ErrorCode.BUSY ? 'busy' : messageOf(err);
-          this.#notify(ctx, formatErrorNotice(name, reason));
+          log.warn({ code: codeOf(err), err: messageOf(err) }, 'tile refused: the journal cannot be written');
+          return this.#notify(ctx, formatErrorNotice(name, `${codeOf(err)} ${messageOf(err)}`));
         },
       )
       .finally(done);
+  }
+
+  /**
+   * Re-queues a tile request an earlier run accepted and did not finish
+   * (from the journal); its notice goes to the listener of its record.
+   */
+  resume(tile: TileCoord, cls: PriorityClass, clientId: string, force: boolean, notifier: CallbackNotifier, tileId: number): void {
+    const log = this.#o.log.child({ tile: tileName(tile), cls, resumed: true });
+    void this.#settle(tile, cls, clientId, force, log).then((line) => {
+      if (line === INTERRUPTED) return undefined;
+      if (line === CANCELLED) return notifier.forget(tileId);
+      // Accepted once already: its notice is owed whatever the backlog.
+      return notifier.enqueue(line, { overLimit: true, answers: tileId }).catch(() => undefined);
+    });
+  }
+
+  /** Renders (or finds) a tile; resolves with the notice it is owed, or why none is. Never rejects. */
+  #settle(tile: TileCoord, cls: PriorityClass, clientId: string, force: boolean, log: Logger): Promise<string | typeof CANCELLED | typeof INTERRUPTED> {
+    const name = tileName(tile);
+    return this.#o.scheduler.request(tile, { cls, clientId, force }).then(
+      (outcome) => {
+        log.debug({ cached: outcome.cached, coalesced: outcome.coalesced }, 'tile ready');
+        return formatTileNotice(name);
+      },
+      (err: unknown) => {
+        log.debug({ code: codeOf(err), err: messageOf(err) }, 'tile failed');
+        // A cancelled tile was withdrawn by its client: no notice is owed.
+        if (codeOf(err) === ErrorCode.CANCELLED) return CANCELLED;
+        if (codeOf(err) === ErrorCode.SHUTTING_DOWN) return INTERRUPTED;
+        return formatErrorNotice(name, codeOf(err) === ErrorCode.BUSY ? 'busy' : messageOf(err));
+      },
+    );
   }
 
   /**
@@ -253,21 +290,31 @@ export class TileService {
     };
   }
 
-  /** Delivers a notice to the peer's completion listener; in-band when no listener may be derived. */
-  #notify(ctx: LineContext, line: string): void {
+  /**
+   * Delivers a notice to the peer's completion listener; in-band when no
+   * listener may be derived. `answers`: the journalled tile it answers.
+   * Resolves once the notice is journalled.
+   */
+  #notify(ctx: LineContext, line: string, answers?: number): Promise<void> {
     const notifier = this.#o.notices.for(ctx.peer);
     if (notifier === undefined) {
       ctx.reply(line);
-      return;
+      return Promise.resolve();
     }
     try {
-      notifier.enqueue(line);
+      return notifier.enqueue(line, { answers });
     } catch (err) {
       this.#o.log.error({ err: messageOf(err) }, 'notice refused');
       ctx.reply(formatErrorNotice(line.split(/\s/)[0] ?? '?', 'notice queue full'));
+      return Promise.resolve();
     }
   }
 }
+
+/** The client withdrew the tile: no notice is owed. */
+const CANCELLED = Symbol('cancelled');
+/** A forced stop failed the queued tile: it is still owed (the journal re-queues it at the next start). */
+const INTERRUPTED = Symbol('interrupted');
 
 function refusal(command: string): string {
   return new UnauthorizedError(`${command} is accepted only from loopback or with the admin token`).message;

@@ -70,6 +70,15 @@ if (want('load')) {
   for (const r of load.rows) row('load', r.figure, r.value, r.target ?? '');
 }
 
+if (want('journal')) {
+  const { journalBench } = await import('./journal.js');
+  const j = await journalBench({ runs });
+  results.figures.journal = j;
+  const pct = (r) => `${fmt((1 - r) * 100, 1)}% slower`;
+  row('journal', 'cached notices/s, journal off / on', `${fmt(j.cachedNotices.off, 0)} / ${fmt(j.cachedNotices.on, 0)} (${pct(j.cachedNotices.ratio)})`, '<= 10% slower');
+  row('journal', 'cold z0-6 line tiles/s, journal off / on', `${fmt(j.coldTiles.off, 0)} / ${fmt(j.coldTiles.on, 0)} (${pct(j.coldTiles.ratio)})`, '<= 10% slower');
+}
+
 const width = (k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length));
 const cols = ['section', 'figure', 'value', 'target'];
 const line = (r) => cols.map((k) => String(r[k]).padEnd(width(k))).join(' | ');

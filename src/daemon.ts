@@ -352,8 +352,9 @@ export class Daemon {
 
   async #drainAndClose(force: boolean): Promise<void> {
     this.log.info({ force }, force ? 'stopping now' : 'stopping: finishing queued work');
-    this.tiles.beginStop();
+    const accepting = this.tiles.beginStop();
     const serverClosed = this.#server?.stopAccepting();
+    await accepting;
     if (force) await this.scheduler.destroy();
     else await this.scheduler.close();
     await this.#inference?.lane.close();

@@ -38,6 +38,8 @@ export class TileService {
    * refused up front instead of being rendered and its notice lost.
    */
   readonly #owedNotices = new Map<CallbackNotifier, number>();
+  /** Accepted line tiles whose journal commit is pending (they reach the scheduler right after it). */
+  readonly #accepting = new Set<Promise<void>>();
 
   constructor(options: TileServiceOptions) {
     this.#o = options;
@@ -137,9 +139,15 @@ export class TileService {
     }
   };
 
-  /** Called by the daemon on stop: no new tiles from now on. */
-  beginStop(): void {
+  /**
+   * Called by the daemon on stop: no new tiles from now on. Resolves once
+   * the tiles accepted before have reached the scheduler (their journal
+   * commits take up to one event-loop turn), so that a graceful stop
+   * finishes them too.
+   */
+  beginStop(): Promise<void> {
     this.#stopping = true;
+    return Promise.all(this.#accepting).then(() => undefined);
   }
 
   /** Sends `done` to every listener that was told anything, or to the default one. */
@@ -170,6 +178,12 @@ export class TileService {
     // Journalled before it is queued (when a listener is known): a crash from here on re-queues it.
     const notifier = this.#o.notices.for(ctx.peer);
     const accepted = notifier ? notifier.accept({ tile: name, cls, force, clientId: ctx.clientId }) : Promise.resolve(undefined);
+    const queued = accepted.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#accepting.add(queued);
+    void queued.then(() => this.#accepting.delete(queued));
     accepted
       .then(
         (tileId) =>

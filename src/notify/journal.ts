@@ -338,6 +338,8 @@ function storageError(file: string, err: unknown): StorageError {
 }
 
 const TILE_NAME = /^\d{1,2}_\d{1,10}_\d{1,10}$/;
+/** A stored notice longer than this is not one we wrote (ours are a tile name and a short reason). */
+const MAX_NOTICE_BYTES = 64 * 1024;
 
 function badAddress(row: Record<string, unknown>): string | undefined {
   const { id, host, port } = row;
@@ -348,7 +350,7 @@ function badAddress(row: Record<string, unknown>): string | undefined {
 }
 
 function badLine(line: unknown): string | undefined {
-  if (typeof line !== 'string' || !line.endsWith('\n') || line.indexOf('\n') !== line.length - 1 || line.length > 64 * 1024) {
+  if (typeof line !== 'string' || !line.endsWith('\n') || line.indexOf('\n') !== line.length - 1 || line.length > MAX_NOTICE_BYTES) {
     return `notice ${JSON.stringify(typeof line === 'string' ? line.slice(0, 80) : line)} is not one line`;
   }
   return undefined;

@@ -39,7 +39,7 @@ t.test('a full state folder: new tiles get STORAGE_ERROR, accepted ones keep the
   mkdirSync(state);
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', state], { encoding: 'utf8' });
   if (mounted.status !== 0) {
-    t.skip(`cannot mount a tmpfs here (${(mounted.stderr || mounted.error?.message || '').trim()}); this test needs root`);
+    t.skip(`cannot mount a tmpfs here (${(mounted.stderr || mounted.error?.message || '').trim()}); this test needs root`, () => undefined);
     return;
   }
   t.teardown(() => void spawnSync('umount', ['-l', state]));

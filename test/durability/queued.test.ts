@@ -23,6 +23,7 @@ t.test('tiles queued when the daemon is killed are rendered and announced after 
     const st = await stats(port1);
     return st.tiles.queued['interactive']! > 0 ? st : undefined;
   }, 60_000, 20);
+  if (before === undefined) throw new Error('unreachable: waitUntil resolves with a truthy value');
   await kill9(first);
   const announcedBefore = new Set(listener.lines);
   t.ok(before.tiles.queued['interactive']! > 0, `${before.tiles.queued['interactive']} tiles were queued at the kill`);

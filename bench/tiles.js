@@ -102,8 +102,8 @@ export async function latencyUnderBacklog({ samples = 30 } = {}) {
 }
 
 /** Notices per second for tiles already on disk, from 8 client connections. */
-export async function cachedNotices({ mode = 'short', connections = 8, perConnection = 5000, args = [] } = {}) {
-  const d = await startDaemon(['--callback-mode', mode, ...args]);
+export async function cachedNotices({ mode = 'short', connections = 8, perConnection = 5000 } = {}) {
+  const d = await startDaemon(['--callback-mode', mode]);
   const listener = await CompletionListener.listen({ port: d.callbackPort });
   try {
     const warm = { minZoom: 0, maxZoom: 5, bbox: WORLD };

@@ -78,6 +78,16 @@ if (want('load')) {
   for (const r of load.rows) row('load', r.figure, r.value, r.target ?? '');
 }
 
+if (want('journal')) {
+  const { journalBench } = await import('./journal.js');
+  const j = await journalBench({ runs });
+  results.figures.journal = j;
+  const slower = (r) => `${fmt((1 - r) * 100, 1)}% slower`;
+  const cpu = (f) => `CPU ${fmt(f.cpuMsPer1000Off, 0)} / ${fmt(f.cpuMsPer1000On, 0)} ms per 1,000 (${fmt((f.cpuRatio - 1) * 100, 1)}% more)`;
+  row('journal', 'cached line notices/s, journal off / on', `${fmt(j.cachedNotices.off, 0)} / ${fmt(j.cachedNotices.on, 0)} (${slower(j.cachedNotices.ratio)}); ${cpu(j.cachedNotices)}`, '<= 10% slower');
+  row('journal', 'cold z0-5 line tiles/s, journal off / on', `${fmt(j.coldTiles.off, 0)} / ${fmt(j.coldTiles.on, 0)} (${slower(j.coldTiles.ratio)}); ${cpu(j.coldTiles)}`, '<= 10% slower');
+}
+
 const width = (k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length));
 const cols = ['section', 'figure', 'value', 'target'];
 const line = (r) => cols.map((k) => String(r[k]).padEnd(width(k))).join(' | ');

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import type net from 'node:net';
 import { createLogger, type Logger } from './log.js';
-import { ConfigError, ProcessingError } from './errors.js';
-import { resolveConfig, type DaemonConfig, type DaemonConfigInput } from './config/daemon-config.js';
+import { BadTileError, ConfigError, ProcessingError } from './errors.js';
+import { resolveConfig, stateDirOf, type DaemonConfig, type DaemonConfigInput } from './config/daemon-config.js';
 import { InferenceEngine } from './inference/engine.js';
 import { RenderPool } from './render/render-pool.js';
 import { InferenceLane } from './scheduler/inference-lane.js';
@@ -13,6 +13,9 @@ import { metaTileOf } from './tile/tile-coord.js';
 import { daemonBackend, instrumentFramed, observeRenders } from './http/daemon-backend.js';
 import { HttpServer } from './http/http-server.js';
 import { Metrics } from './http/metrics.js';
+import { SqliteJournal } from './notify/journal.js';
+import { formatErrorNotice } from './protocol/line-command.js';
+import { parseTileSyntax } from './protocol/tile-syntax.js';
 import { NoticeTargets } from './service/notice-targets.js';
 import { LineService } from './service/line-service.js';
 import { MapRenderers, MapSet, MapStores, resolveMaps, type MapRenderer, type MapSpec } from './maps/index.js';
@@ -71,6 +74,8 @@ export class Daemon {
   readonly #renderPool: RenderPool;
   readonly #renderers: MapRenderers;
   readonly #notices: NoticeTargets;
+  /** Accepted line tile requests and undelivered notices, across a crash (--state-dir); none in stdio mode or with --no-journal. */
+  readonly #journal: SqliteJournal | undefined;
   readonly #inference: { engine: InferenceEngine; lane: InferenceLane } | undefined;
   #server: RequestServer | undefined;
   #stopping: Promise<void> | undefined;
@@ -81,9 +86,10 @@ export class Daemon {
   /** Resolves once the daemon has stopped, by stop(), destroy(), `stop` or `shutdown`. */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
 
-  private constructor(config: Readonly<DaemonConfig>, maps: MapSet, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions) {
+  private constructor(config: Readonly<DaemonConfig>, maps: MapSet, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions, journal: SqliteJournal | undefined) {
     this.config = config;
     this.log = log;
+    this.#journal = journal;
     this.maps = maps;
     this.stores = new MapStores(this.maps);
     this.store = this.stores.storeOf({});
@@ -105,6 +111,7 @@ export class Daemon {
       mode: config.callbackMode,
       maxPending: config.maxPendingNotices,
       log,
+      journal,
       ...(options.noticeRetryBaseMs ? { retryBaseMs: options.noticeRetryBaseMs } : {}),
     });
     this.tiles = new TileApi({ scheduler: this.scheduler, maps: this.maps, prefetch: config.prefetch });
@@ -206,15 +213,20 @@ export class Daemon {
         }
       }
     }
+    // Only a daemon that serves the line protocol journals (a stdio child shares the tiles folder, not the work).
+    let journal: SqliteJournal | undefined;
     let daemon: Daemon;
     try {
-      daemon = new Daemon(config, maps, log, engine, options);
+      if (config.journal && options.listen !== false) journal = new SqliteJournal(stateDirOf(config), log);
+      daemon = new Daemon(config, maps, log, engine, options, journal);
     } catch (err) {
+      journal?.close();
       await engine?.close();
       throw err;
     }
     const removed = await daemon.stores.cleanTemporaryFiles();
     if (removed > 0) log.warn({ removed }, 'removed temporary tile files left by an earlier crash');
+    daemon.#resume();
     if (options.listen !== false) {
       try {
         await daemon.#listen();
@@ -224,6 +236,29 @@ export class Daemon {
       }
     }
     return daemon;
+  }
+
+  /** Delivers the notices and re-queues the tile requests an earlier run left in the journal. */
+  #resume(): void {
+    if (this.#journal === undefined) return;
+    const { notices, tiles, skipped } = this.#journal.recover();
+    if (notices.length + tiles.length + skipped.length === 0) return;
+    this.log.info({ notices: notices.length, tiles: tiles.length, skipped: skipped.length }, 'journal: resuming the work an earlier run left');
+    if (skipped.length > 0) this.log.warn({ skipped }, `journal: skipped ${skipped.length} records that do not parse`);
+    this.#notices.restore(notices);
+    for (const r of tiles) {
+      const notifier = this.#notices.at(r.host, r.port);
+      // The record keeps the notice name: `Z_X_Y`, or `NAME/Z/X/Y` of a map.
+      const ref = parseTileSyntax(r.tile);
+      try {
+        if (ref === undefined) throw new BadTileError(`not a tile name: ${r.tile}`);
+        this.lines.resume(this.tiles.resolve(ref), r.tile, r.cls, r.clientId, r.force, notifier, r.id);
+      } catch (err) {
+        // e.g. --max-zoom lowered since: tell its listener, as a new request would be told.
+        this.log.warn({ tile: r.tile, err: (err as Error).message }, 'journal: a tile request from an earlier run is no longer valid');
+        void notifier.enqueue(formatErrorNotice(r.tile, (err as Error).message), { overLimit: true, answers: r.id });
+      }
+    }
   }
 
   /** The bound request port (after start). */
@@ -364,7 +399,9 @@ export class Daemon {
   async #drainAndClose(force: boolean): Promise<void> {
     this.log.info({ force }, force ? 'stopping now' : 'stopping: finishing queued work');
     this.tiles.beginStop();
+    const accepting = this.lines.settleAccepted();
     const serverClosed = this.#server?.stopAccepting();
+    await accepting;
     if (force) await this.scheduler.destroy();
     else await this.scheduler.close();
     await this.#inference?.lane.close();
@@ -390,7 +427,8 @@ export class Daemon {
     await this.#http?.close();
     await serverClosed;
     const undelivered = await this.#notices.close();
-    if (undelivered > 0) this.log.warn({ undelivered }, 'notices not delivered');
+    if (undelivered > 0) this.log.warn({ undelivered, journalled: this.#journal?.open ?? false }, 'notices not delivered');
+    this.#journal?.close();
     await this.#renderers.close();
     await this.#inference?.engine.close();
     this.log.info('stopped');

@@ -26,6 +26,8 @@ export const ErrorCode = {
   CONFIG_ERROR: 'CONFIG_ERROR',
   /** A request names a map the daemon does not serve. */
   UNKNOWN_MAP: 'UNKNOWN_MAP',
+  /** The journal (--state-dir) cannot be written (disk full, unwritable folder): the request was not accepted. */
+  STORAGE_ERROR: 'STORAGE_ERROR',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -107,6 +109,13 @@ export class ConfigError extends MosaicError {
   constructor(message: string) {
     super(ErrorCode.CONFIG_ERROR, message);
     this.name = 'ConfigError';
+  }
+}
+
+export class StorageError extends MosaicError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.STORAGE_ERROR, message, options);
+    this.name = 'StorageError';
   }
 }
 

@@ -20,6 +20,8 @@ export const DAEMON_FLAGS = {
   'http-port': { type: 'number', describe: 'HTTP port: tiles, viewer at /, /metrics, /healthz, /readyz (default off; 0 = any free port)' },
   'callback-mode': { choices: ['short', 'persistent'], describe: 'one connection per notice, or one kept open (default short)' },
   'tiles-dir': { type: 'string', describe: `where tiles are written (default ${DEFAULT_CONFIG.tilesDir})` },
+  'state-dir': { type: 'string', describe: 'the journal of accepted line tile requests and undelivered notices, kept across a crash (default: <tiles-dir>/.mosaicd-state)' },
+  journal: { type: 'boolean', describe: 'journal requests and notices in --state-dir (default true; --no-journal keeps them in memory only, lost in a crash)' },
   layout: { choices: ['flat', 'zxy'], describe: 'tile file layout: Z_X_Y.png or Z/X/Y.png (default flat)' },
   style: { type: 'string', describe: 'Mapnik style XML: the default map is drawn by Mapnik (default: the builtin Natural Earth map); more maps with "maps" in --config (docs/maps.md)' },
   'tile-size': { type: 'number', choices: [256, 512], describe: 'tile size in pixels (default 256)' },

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import {
   DEFAULT_MAX_ZOOM,
@@ -31,6 +32,10 @@ export interface DaemonConfig {
   httpPort: number | undefined;
   callbackMode: 'short' | 'persistent';
   tilesDir: string;
+  /** The journal's folder (durable requests and notices); undefined = `<tilesDir>/.mosaicd-state`. */
+  stateDir: string | undefined;
+  /** Journal accepted line tile requests and undelivered notices (off: memory only, lost in a crash). */
+  journal: boolean;
   layout: 'flat' | 'zxy';
   /** A Mapnik style XML: the default map is drawn by Mapnik instead of the builtin renderer. */
   style: string | undefined;
@@ -81,6 +86,8 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   httpPort: undefined,
   callbackMode: 'short',
   tilesDir: './tiles',
+  stateDir: undefined,
+  journal: true,
   layout: 'flat',
   style: undefined,
   maps: [],
@@ -136,6 +143,8 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   httpPort: (v) => (v === undefined ? undefined : int(0, 65535)(v)),
   callbackMode: oneOf('short', 'persistent'),
   tilesDir: str,
+  stateDir: optStr,
+  journal: bool,
   layout: oneOf('flat', 'zxy'),
   style: optStr,
   maps: (v) => {
@@ -204,4 +213,9 @@ export function resolveConfig(input: DaemonConfigInput, source = 'options'): Rea
     }
   }
   return Object.freeze(merged as unknown as DaemonConfig);
+}
+
+/** The folder of the journal: --state-dir, else `.mosaicd-state` inside the tiles folder. */
+export function stateDirOf(config: Pick<DaemonConfig, 'stateDir' | 'tilesDir'>): string {
+  return config.stateDir ?? path.join(config.tilesDir, '.mosaicd-state');
 }

@@ -230,7 +230,10 @@ t.test('path-traversal-looking tile names are refused; only Z_X_Y.png files are 
     t.equal(r.json.error?.code, 'PROTOCOL_ERROR', `framed render ${JSON.stringify(tile)}: ${r.json.error?.message}`);
   }
 
+  // The journal's folder (--state-dir, default inside the tiles folder) holds only the journal.
+  const state = path.join('tiles', '.mosaicd-state');
   const everything = await readdir(root, { recursive: true });
-  t.same(everything.sort(), ['tiles', path.join('tiles', '3_4_2.png')], 'nothing but the one tile was written, and nothing outside the tiles folder');
+  t.ok(everything.filter((f) => f.startsWith(state + path.sep)).every((f) => /^journal\.sqlite(-wal|-shm)?$/.test(path.basename(f))), 'the state folder holds only the journal');
+  t.same(everything.filter((f) => !f.startsWith(state)).sort(), ['tiles', path.join('tiles', '3_4_2.png')], 'nothing but the one tile was written, and nothing outside the tiles folder');
   t.notOk(existsSync(path.resolve(tilesDir, '../../x')));
 });

@@ -80,6 +80,8 @@ export interface PoolStats {
   recycled: number;
   /** OS process ids of the workers (child processes only). */
   pids: number[];
+  /** Those of them running a job. */
+  busyPids: number[];
 }
 
 interface PendingJob<Job, Result> {
@@ -172,6 +174,7 @@ export class WorkerPool<Init, Job, Result, Event = never> {
       queued: this.queue.length,
       ...this.counters,
       pids: live.map((w) => w.handle.pid).filter((pid): pid is number => pid !== undefined),
+      busyPids: live.filter((w) => w.jobs.size > 0).map((w) => w.handle.pid).filter((pid): pid is number => pid !== undefined),
     };
   }
 

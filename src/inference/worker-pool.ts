@@ -39,6 +39,7 @@ export class WorkerPool {
       abortRunning: true,
       // The worker's own errors (unknown model, bad image) reach the client as they are.
       failureMessage: (_label, message) => message,
+      timeoutMessage: (label, ms) => `${label} ran longer than ${ms} ms; its worker was replaced`,
       ...(onEvent
         ? { onEvent: (e: WorkerEvent) => onEvent(e), onReady: () => onEvent({ type: 'ready' }), onRestart: (reason: string) => onEvent({ type: 'restart', reason }) }
         : {}),

@@ -53,6 +53,8 @@ export interface WorkerPoolOptions<Init, Job, Result, Event> {
   readonly onReady?: () => void;
   /** The error message of a job that failed in its worker (default: "<label> failed in the <name> worker: <message>"). */
   readonly failureMessage?: (label: string, message: string) => string;
+  /** The error message of a job past its deadline (default: "<label> took longer than N ms; its <name> worker was replaced"). */
+  readonly timeoutMessage?: (label: string, timeoutMs: number) => string;
   /** A worker was replaced or recycled. */
   readonly onRestart?: (reason: string) => void;
 }
@@ -373,7 +375,8 @@ export class WorkerPool<Init, Job, Result, Event = never> {
     this.counters.timeouts++;
     w.jobs.delete(p.id);
     p.worker = null;
-    this.settle(p, new TimeoutError(`${p.label} took longer than ${this.o.timeoutMs} ms; its ${this.o.name} worker was replaced`));
+    const message = this.o.timeoutMessage?.(p.label, this.o.timeoutMs) ?? `${p.label} took longer than ${this.o.timeoutMs} ms; its ${this.o.name} worker was replaced`;
+    this.settle(p, new TimeoutError(message));
     const index = this.slots.indexOf(w);
     this.kill(w, 'SIGKILL');
     const others = [...w.jobs.values()];

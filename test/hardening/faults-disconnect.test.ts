@@ -10,8 +10,9 @@ import { RawFramed, closeOf, connect, exchange, frame, readUntil, startHard, u64
 
 t.test('clients that disconnect mid-frame, mid-response or with queued work', async (t) => {
   // Tiles at zooms 1 and 2 (the smallest dataset): preparing their geometry never comes near the 3 s render deadline.
-  // Render processes, so a test can stop one (SIGSTOP) to hold the only render slot.
-  const h = await startHard(t, { metatile: 1, renderTimeoutMs: 3000, idleTimeoutMs: 0, isolation: 'process' });
+  // Render processes, so a test can stop one (SIGSTOP) to hold the only render slot. The deadline
+  // also covers a fresh process's first render of a zoom band (it builds that geometry): not too short.
+  const h = await startHard(t, { metatile: 1, renderTimeoutMs: 8000, idleTimeoutMs: 0, isolation: 'process' });
   const stats = () => h.daemon.stats();
   const tiles = () => stats().tiles as { queued: Record<string, number>; cancelled: number; running: number };
   const b = await RawFramed.open(h.port);

@@ -53,7 +53,7 @@ t.test('the idle rule: silence, slow-loris lines and frames are closed after --i
   t.equal(DEFAULT_CONFIG.idleTimeoutMs, IDLE_TIMEOUT_MS);
   const IDLE = 400;
   // Render processes, so a test can stop one (SIGSTOP) to make a render outlast the idle timeout.
-  const h = await startHard(t, { idleTimeoutMs: IDLE, renderTimeoutMs: 1500, isolation: 'process' });
+  const h = await startHard(t, { idleTimeoutMs: IDLE, renderTimeoutMs: 5000, isolation: 'process' });
 
   t.test('a silent connection is closed', async (t) => {
     const started = performance.now();
@@ -124,7 +124,7 @@ t.test('the idle rule: silence, slow-loris lines and frames are closed after --i
     warm.socket.destroy();
     const conn = await RawFramed.open(h.port);
     t.teardown(() => conn.socket.destroy());
-    // Its process stopped, a render runs until --render-timeout-ms (1500 ms > the 400 ms idle timeout).
+    // Its process stopped, a render runs until --render-timeout-ms (5000 ms > the 400 ms idle timeout).
     const [renderPid] = (h.daemon.stats().render as { pids: number[] }).pids;
     process.kill(renderPid!, 'SIGSTOP');
     const started = performance.now();

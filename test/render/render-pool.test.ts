@@ -107,6 +107,14 @@ t.test('a hung render process (SIGSTOP) fails its job with TIMEOUT, is killed an
   t.not(procs.stats().pids[0], pid);
 });
 
+t.test('a renderer named by module (as a map names Mapnik) runs in a child process with its options', async (t) => {
+  const stamped = new RenderPool({ workers: 1, renderer: { module: new URL('./fixtures/stamp-renderer.ts', import.meta.url).href, options: { stamp: 42 } } });
+  t.teardown(() => stamped.close());
+  const tiles = await stamped.renderMetaTile({ z: 1, x: 0, y: 0, size: 2 });
+  t.same(tiles.map((tile) => [...tile.png]), [[42, 0, 0, 1], [42, 1, 0, 1], [42, 0, 1, 1], [42, 1, 1, 1]], 'row-major, drawn in a process');
+  t.match(stamped.stats(), { isolation: 'process', workers: 1 });
+});
+
 t.test('a renderer module that fails to load: no worker can start, renders fail with PROCESSING_ERROR instead of waiting', async (t) => {
   const broken = new RenderPool({ workers: 1, renderer: { module: new URL('./fixtures/no-such-renderer.js', import.meta.url).href, options: {} }, restartBackoffMs: 50 });
   t.teardown(() => broken.close());

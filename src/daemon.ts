@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import type net from 'node:net';
 import { createLogger, type Logger } from './log.js';
-import { ConfigError, ProcessingError } from './errors.js';
+import { ConfigError } from './errors.js';
 import { resolveConfig, type DaemonConfig, type DaemonConfigInput } from './config/daemon-config.js';
 import { InferenceEngine } from './inference/engine.js';
 import { RenderPool } from './render/render-pool.js';

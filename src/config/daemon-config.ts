@@ -5,6 +5,10 @@ import {
   DEFAULT_MAX_ZOOM,
   IDLE_TIMEOUT_MS,
   INFERENCE_TIMEOUT_MS,
+  MAX_RESTART_BACKOFF_MS,
+  RECYCLE_AFTER_JOBS,
+  RECYCLE_RSS_MB,
+  RESTART_BACKOFF_MS,
   MAX_CONNECTIONS,
   MAX_DETECTIONS,
   MAX_FRAME_JSON_BYTES,
@@ -40,8 +44,17 @@ export interface DaemonConfig {
   palette: boolean;
   metatile: number;
   maxZoom: number;
-  /** Render worker threads. */
+  /** Render workers. */
   concurrency: number;
+  /** Render workers as threads (shared geometry) or child processes (a native crash takes one job). */
+  isolation: 'thread' | 'process';
+  /** Replace a render worker after this many metatiles; 0 = never. */
+  recycleAfterJobs: number;
+  /** Replace a render process past this resident size, MB; 0 = never. */
+  recycleRssMb: number;
+  /** First delay before replacing a worker that keeps dying, ms (doubles). */
+  restartBackoffMs: number;
+  maxRestartBackoffMs: number;
   prefetch: boolean;
   queueLimits: Record<PriorityClass, number>;
   inferenceQueueLimit: number;
@@ -89,6 +102,11 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   metatile: 8,
   maxZoom: DEFAULT_MAX_ZOOM,
   concurrency: os.availableParallelism(),
+  isolation: 'thread',
+  recycleAfterJobs: RECYCLE_AFTER_JOBS,
+  recycleRssMb: RECYCLE_RSS_MB,
+  restartBackoffMs: RESTART_BACKOFF_MS,
+  maxRestartBackoffMs: MAX_RESTART_BACKOFF_MS,
   prefetch: false,
   queueLimits: { ...DEFAULT_QUEUE_LIMITS },
   inferenceQueueLimit: DEFAULT_INFERENCE_QUEUE_LIMIT,
@@ -144,6 +162,11 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   metatile: oneOf(1, 2, 4, 8, 16),
   maxZoom: int(0, MAX_SUPPORTED_ZOOM),
   concurrency: int(1, 256),
+  isolation: oneOf('thread', 'process'),
+  recycleAfterJobs: int(0, 1_000_000_000),
+  recycleRssMb: int(0, 1024 * 1024),
+  restartBackoffMs: int(1, 3600 * 1000),
+  maxRestartBackoffMs: int(1, 24 * 3600 * 1000),
   prefetch: bool,
   queueLimits: (v) => {
     if (typeof v !== 'object' || v === null) return 'an object of class → limit';

@@ -70,20 +70,6 @@ export interface CancelRequest extends RequestBase {
   readonly tile: TileName;
 }
 
-/**
- * TEST ONLY: `{"command": "test_fault", "target": "render" | "inference",
- * "fault": "throw" | "hang" | "exit" | "uncaught", "tile": "Z_X_Y"?}`.
- * Parsed always, answered as an unknown command unless the daemon runs with
- * MOSAICD_TEST_FAULTS=1 (see docs/operations.md). Not in FRAMED_COMMANDS.
- */
-export interface TestFaultRequest extends RequestBase {
-  readonly type: 'test_fault';
-  readonly target: 'render' | 'inference';
-  readonly fault: 'throw' | 'hang' | 'exit' | 'uncaught';
-  /** render only: arm the fault for this tile's metatile instead of running it as a job of its own. */
-  readonly tile?: TileName;
-}
-
 export type FramedRequest =
   | ProcessRequest
   | RenderRequest
@@ -91,8 +77,7 @@ export type FramedRequest =
   | PingRequest
   | StatsRequest
   | ViewportRequest
-  | CancelRequest
-  | TestFaultRequest;
+  | CancelRequest;
 
 export type FramedCommand = FramedRequest['type'];
 
@@ -222,21 +207,9 @@ function readRequest(root: JsonObject, requestId: RequestId, payload: Buffer): F
       return { ...base, type: command as 'ping' | 'stats' };
     case 'viewport':
       return { ...base, type: 'viewport', ...readViewport(root) };
-    case 'test_fault':
-      return { ...base, type: 'test_fault', ...readTestFault(root) };
     default:
       throw new FieldError(`unknown command ${describe(command)} (expected one of ${FRAMED_COMMANDS.join(', ')})`);
   }
-}
-
-function readTestFault(root: JsonObject): Pick<TestFaultRequest, 'target' | 'fault' | 'tile'> {
-  const target = root['target'];
-  const fault = root['fault'];
-  if (target !== 'render' && target !== 'inference') throw new FieldError(`target must be "render" or "inference", got ${describe(target)}`);
-  if (fault !== 'throw' && fault !== 'hang' && fault !== 'exit' && fault !== 'uncaught') {
-    throw new FieldError(`fault must be "throw", "hang", "exit" or "uncaught", got ${describe(fault)}`);
-  }
-  return root['tile'] === undefined || root['tile'] === null ? { target, fault } : { target, fault, tile: requiredTile(root, 'test_fault') };
 }
 
 function readViewport(root: JsonObject): Viewport {

@@ -10,7 +10,9 @@ import { RawFramed, closeOf, connect, exchange, frame, readUntil, startHard, u64
 
 t.test('clients that disconnect mid-frame, mid-response or with queued work', async (t) => {
   // Tiles at zooms 1 and 2 (the smallest dataset): preparing their geometry never comes near the 3 s render deadline.
-  const h = await startHard(t, { metatile: 1, renderTimeoutMs: 3000, idleTimeoutMs: 0 });
+  // Render processes, so a test can stop one (SIGSTOP) to hold the only render slot. The deadline
+  // also covers a fresh process's first render of a zoom band (it builds that geometry): not too short.
+  const h = await startHard(t, { metatile: 1, renderTimeoutMs: 8000, idleTimeoutMs: 0, isolation: 'process' });
   const stats = () => h.daemon.stats();
   const tiles = () => stats().tiles as { queued: Record<string, number>; cancelled: number; running: number };
   const b = await RawFramed.open(h.port);
@@ -50,8 +52,9 @@ t.test('clients that disconnect mid-frame, mid-response or with queued work', as
   });
 
   t.test('queued work: withdrawn when its client goes away, unless another client asked for the same tile', async (t) => {
-    // Hold the one render worker: a render that hangs until --render-timeout-ms.
-    t.match((await b.request({ command: 'test_fault', request_id: 'arm', target: 'render', fault: 'hang', tile: '2_0_0' })).json, { armed: true });
+    // Hold the one render worker: its process is stopped, so its render runs into --render-timeout-ms.
+    const [renderPid] = (stats().render as { pids: number[] }).pids;
+    process.kill(renderPid!, 'SIGSTOP');
     const blocker = b.request({ command: 'render', request_id: 'blocker', tile: '2_0_0' }, undefined, 30_000);
     await waitUntil('the hanging render to start', () => tiles().running === 1);
     const cancelledBefore = tiles().cancelled;

@@ -8,7 +8,7 @@ export function connectionOptions<T>(y: Argv<T>) {
   return y
     .option('host', { type: 'string', describe: `daemon host (default: --config, MOSAICD_HOST, else ${DEFAULT_CONFIG.host})` })
     .option('port', { type: 'number', describe: `daemon request port (default: --config, MOSAICD_PORT, else ${DEFAULT_CONFIG.port})` })
-    .option('config', DAEMON_FLAGS.config);
+    .option('config', { type: 'string', describe: 'the JSON config file serve reads: the port, host, admin token and tile settings come from it' });
 }
 
 /** The daemon's flags, as data: name → yargs option. Defaults live in DEFAULT_CONFIG, shown in the help. */

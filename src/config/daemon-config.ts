@@ -230,3 +230,23 @@ export function resolveConfig(input: DaemonConfigInput, source = 'options'): Rea
 export function stateDirOf(config: Pick<DaemonConfig, 'stateDir' | 'tilesDir'>): string {
   return config.stateDir ?? path.join(config.tilesDir, '.mosaicd-state');
 }
+
+/**
+ * A `MOSAICD_*` boolean: `true`/`false` or `1`/`0` (any case). Anything else
+ * is refused, naming the variable: `MOSAICD_PREFETCH=yes` must not quietly mean false.
+ */
+export function parseEnvBoolean(name: string, raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(`environment variable ${name} must be true, false, 1 or 0; got ${JSON.stringify(raw)}`);
+}
+
+/** A `MOSAICD_*` number: decimal digits only, so `""`, `0x10` or `1e3` cannot become 0 or a surprise. */
+export function parseEnvNumber(name: string, raw: string): number {
+  const value = raw.trim();
+  if (!/^-?\d+(\.\d+)?$/.test(value)) {
+    throw new ConfigError(`environment variable ${name} must be a number; got ${JSON.stringify(raw)}`);
+  }
+  return Number(value);
+}

@@ -31,6 +31,7 @@ import { describeJson as describe } from './json-value.js';
  * An optional field sent as JSON `null` counts as absent (C# serialisers
  * write unset properties as null). Unknown fields are ignored. Tile and
  * viewport numbers are checked for syntax only; the daemon checks bounds.
+ * Command names match in any ASCII case (`PROCESS`, `Render`).
  */
 
 interface RequestBase {
@@ -177,7 +178,9 @@ function readRequest(root: JsonObject, requestId: RequestId, payload: Buffer): F
   const clientId = optionalString(root, 'client_id');
   const base: RequestBase = clientId === undefined ? { requestId } : { requestId, clientId };
 
-  switch (command as FramedCommand) {
+  // The seed's Python server lower-cased commands, so its clients may send "PROCESS" or "Render".
+  const name = asciiLowerCase(command);
+  switch (name as FramedCommand) {
     case 'process': {
       const cameraNumber = root['camera_number'];
       if (cameraNumber === undefined || cameraNumber === null) {
@@ -204,7 +207,7 @@ function readRequest(root: JsonObject, requestId: RequestId, payload: Buffer): F
     }
     case 'ping':
     case 'stats':
-      return { ...base, type: command as 'ping' | 'stats' };
+      return { ...base, type: name as 'ping' | 'stats' };
     case 'viewport':
       return { ...base, type: 'viewport', ...readViewport(root) };
     default:
@@ -226,6 +229,11 @@ function requiredTile(root: JsonObject, command: string): TileName {
   const parsed = parseTileSyntax(tile);
   if (parsed === undefined) throw new FieldError(`tile ${describe(tile)} is not a tile name (${TILE_SYNTAX_HINT})`);
   return parsed;
+}
+
+/** ASCII only: no Unicode folding can turn a foreign string into a command name. */
+function asciiLowerCase(s: string): string {
+  return s.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
 }
 
 function optionalString(root: JsonObject, field: string): string | undefined {

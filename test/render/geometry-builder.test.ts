@@ -32,7 +32,8 @@ t.test('builds each level once in its own thread, the same data as building in t
   t.equal(builder.threadsStarted, 1);
 
   await until(() => !builder.running);
-  t.pass('the idle thread ended');
+  t.equal(builder.running, false, 'the idle thread ended');
+  t.equal(builder.threadsStarted, 1, 'and no other thread was started meanwhile');
   t.equal(await builder.request(0), a, 'a built level needs no thread');
   t.notOk(builder.running);
   await builder.request(1);

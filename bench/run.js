@@ -54,6 +54,18 @@ if (want('tiles')) {
   row('tiles', 'cached tiles, 8 connections, persistent notices', `${fmt(persistent.noticesPerSecond, 0)} notices/s`, '>= 20,000');
 }
 
+if (want('isolation')) {
+  const { isolationCost } = await import('./tiles.js');
+  console.error('bench: process isolation for the built-in renderer (threads vs processes, interleaved) ...');
+  const iso = await isolationCost({ runs });
+  results.figures.isolation = iso;
+  row('isolation', `cold z0-6 pyramid (${iso.tiles} tiles), render threads`, `${fmt(iso.threadTilesPerSecond, 0)} tiles/s`);
+  row('isolation', 'same, render processes (--isolation process)', `${fmt(iso.processTilesPerSecond, 0)} tiles/s`);
+  row('isolation', 'processes / threads', fmt(iso.ratio, 2));
+  row('isolation', 'resident memory per render process (end of pyramid)', `${fmt(iso.renderProcessRssMb, 0)} MB`);
+  row('isolation', 'daemon RSS at the end: threads / processes', `${fmt(iso.daemonRssMb.thread, 0)} / ${fmt(iso.daemonRssMb.process, 0)} MB`);
+}
+
 if (want('inference')) {
   const { inferenceBench } = await import('./inference.js');
   console.error('bench: inference ...');

@@ -2,14 +2,13 @@ import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import type net from 'node:net';
 import { createLogger, type Logger } from './log.js';
-import { BadTileError, ConfigError, ProcessingError } from './errors.js';
+import { BadTileError, ConfigError } from './errors.js';
 import { resolveConfig, stateDirOf, type DaemonConfig, type DaemonConfigInput } from './config/daemon-config.js';
 import { InferenceEngine } from './inference/engine.js';
 import { RenderPool } from './render/render-pool.js';
 import { InferenceLane } from './scheduler/inference-lane.js';
 import { TileScheduler } from './scheduler/tile-scheduler.js';
-import { FramedService, type TestFaults } from './service/framed-service.js';
-import { metaTileOf } from './tile/tile-coord.js';
+import { FramedService } from './service/framed-service.js';
 import { daemonBackend, instrumentFramed, observeRenders } from './http/daemon-backend.js';
 import { HttpServer } from './http/http-server.js';
 import { Metrics } from './http/metrics.js';
@@ -35,12 +34,6 @@ export interface DaemonOptions {
   log?: Logger;
   /** Backoff start for completion notices, ms (tests shorten it). */
   noticeRetryBaseMs?: number;
-  /**
-   * TEST ONLY: enables the framed `test_fault` command, which makes a render
-   * or inference worker throw, hang or crash. Default: the environment
-   * variable MOSAICD_TEST_FAULTS=1; off otherwise. Never set it in production.
-   */
-  testFaults?: boolean;
 }
 
 /**
@@ -70,7 +63,7 @@ export class Daemon {
   readonly metrics = new Metrics();
   readonly #framedHandle: FramedRequestHandler;
   #http: HttpServer | undefined;
-  /** The default map's render pool (test faults, `render` stats). */
+  /** The default map's render pool (`render` in stats). */
   readonly #renderPool: RenderPool;
   readonly #renderers: MapRenderers;
   readonly #notices: NoticeTargets;
@@ -139,7 +132,6 @@ export class Daemon {
       adminToken: config.adminToken,
       log,
       stats: () => this.stats(),
-      testFaults: (options.testFaults ?? process.env['MOSAICD_TEST_FAULTS'] === '1') ? this.#testFaults(engine) : undefined,
     });
     this.#framedHandle = instrumentFramed(this.framed.handle, this.metrics, {
       modelFor: (camera, model) => this.framed.modelFor(camera, model),
@@ -163,25 +155,20 @@ export class Daemon {
     return specs;
   }
 
-  /** The renderer of one map: a render pool of worker threads for the builtin map. */
+  /** The renderer of one map: its own render pool (a worker's renderer and options are fixed when it starts). */
   static #rendererFor(spec: MapSpec, config: Readonly<DaemonConfig>): MapRenderer {
     if (spec.renderer !== 'builtin') throw new ConfigError(`map "${spec.name}": no ${spec.renderer} renderer in this build`);
-    return new RenderPool({ workers: config.concurrency, tileSize: spec.tileSize, palette: spec.palette, timeoutMs: config.renderTimeoutMs });
-  }
-
-  /** TEST ONLY: the hooks behind the framed `test_fault` command (MOSAICD_TEST_FAULTS=1). */
-  #testFaults(engine: InferenceEngine | undefined): TestFaults {
-    this.log.warn('MOSAICD_TEST_FAULTS is on: the framed test_fault command can crash workers. Never use this in production.');
-    const pool = this.#renderPool;
-    return {
-      armRender: (tile, fault) => {
-        const renderer = this.#renderers.of(tile.map);
-        if (!(renderer instanceof RenderPool)) throw new ProcessingError(`map ${tile.map ?? 'default'} has no render pool to arm`);
-        renderer.armFaultForTest(metaTileOf(tile, this.maps.of(tile).metatile), fault);
-      },
-      render: (fault) => pool.injectFaultForTest(fault),
-      inference: (fault) => (engine ? engine.injectFaultForTest(fault) : Promise.reject(new ProcessingError('inference is not enabled in this daemon'))),
-    };
+    return new RenderPool({
+      workers: config.concurrency,
+      tileSize: spec.tileSize,
+      palette: spec.palette,
+      timeoutMs: config.renderTimeoutMs,
+      isolation: config.isolation,
+      recycleAfterJobs: config.recycleAfterJobs,
+      recycleRssMb: config.recycleRssMb,
+      restartBackoffMs: config.restartBackoffMs,
+      maxRestartBackoffMs: config.maxRestartBackoffMs,
+    });
   }
 
   /** Validates the config, cleans up after a crash, starts workers and (unless `listen: false`) the request port. */

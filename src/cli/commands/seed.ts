@@ -5,6 +5,7 @@ import type { CommandModule } from 'yargs';
 import cliProgress from 'cli-progress';
 import type { CliContext } from '../context.js';
 import { connectionOptions } from '../options.js';
+import { clientConfigFromArgv } from '../client-config.js';
 import { Seeder, type SeedProgress } from '../../seed/seeder.js';
 import { WORLD, countTiles, enumerateTiles, parseBBox, parseZoomRange } from '../../seed/tile-range.js';
 import { parseTileName, type TileCoord } from '../../tile/tile-coord.js';
@@ -29,32 +30,32 @@ export function seedCommand(ctx: CliContext): CommandModule {
         .option('zoom', { type: 'string', demandOption: true, describe: 'zoom range, e.g. 0-8 or 5' })
         .option('bbox', { type: 'string', describe: 'minlon,minlat,maxlon,maxlat (default: the world); write --bbox=-10,36,30,60 when it starts with a minus' })
         .option('force', { type: 'boolean', describe: 're-render tiles that already exist' })
-        .option('token', { type: 'string', describe: 'admin token, if the daemon requires one (for --force)' })
+        .option('token', { type: 'string', alias: 'admin-token', describe: 'admin token, if the daemon requires one, for --force (default: --config, MOSAICD_ADMIN_TOKEN)' })
         .option('only-missing', { type: 'boolean', describe: 'skip tiles already in --tiles-dir without asking the daemon' })
-        .option('tiles-dir', { type: 'string', default: './tiles', describe: 'the daemon\'s tile folder (for --only-missing)' })
-        .option('layout', { choices: ['flat', 'zxy'], default: 'flat', describe: 'the daemon\'s tile layout (for --only-missing)' })
-        .option('metatile', { type: 'number', default: 8, describe: 'the daemon\'s (or the map\'s) metatile size: tiles are sent block by block' })
-        .option('map', { type: 'string', describe: 'seed this map (NAME/Z/X/Y; --only-missing then looks in <tiles-dir>/NAME) instead of the default map' })
+        .option('tiles-dir', { type: 'string', describe: 'the daemon\'s tile folder, for --only-missing (default: --config, MOSAICD_TILES_DIR, else ./tiles)' })
+        .option('layout', { choices: ['flat', 'zxy'], describe: 'the daemon\'s tile layout, for --only-missing (default: --config, MOSAICD_LAYOUT, else flat)' })
+        .option('metatile', { type: 'number', describe: 'the daemon\'s metatile size: tiles are sent block by block (default: --config, MOSAICD_METATILE, else 8)' })
+        .option('map', { type: 'string', describe: 'seed this map (NAME/Z/X/Y; --only-missing then looks in <tiles-dir>/NAME) instead of the default map; --metatile is then the map\'s' })
         .conflicts('force', 'only-missing')
         .example('$0 seed --zoom 0-6', 'the whole world down to zoom 6')
         .example('$0 seed --zoom 10-14 --bbox 5.9,45.8,10.5,47.8 --only-missing', 'fill the gaps over Switzerland'),
     handler: async (argv) => {
+      const config = clientConfigFromArgv(argv);
       const { minZoom, maxZoom } = parseZoomRange(argv.zoom as string);
       if (maxZoom > MAX_SUPPORTED_ZOOM) throw new Error(`--zoom goes up to ${MAX_SUPPORTED_ZOOM}`);
       const range = { minZoom, maxZoom, bbox: argv.bbox ? parseBBox(argv.bbox as string) : WORLD };
       const total = countTiles(range);
       const map = checkedMap(argv.map);
-      const tilesDir = map === undefined ? (argv['tiles-dir'] as string) : path.join(argv['tiles-dir'] as string, map);
-      const layout = argv.layout as string;
-      const skip = argv['only-missing'] ? (t: TileCoord) => existsSync(tilePath(tilesDir, layout, t)) : undefined;
+      const tilesDir = map === undefined ? config.tilesDir : path.join(config.tilesDir, map);
+      const skip = argv['only-missing'] ? (t: TileCoord) => existsSync(tilePath(tilesDir, config.layout, t)) : undefined;
       const progress = await runWithProgress(ctx, total, (seeder, signal) =>
-        seeder.run(enumerateTiles(range, argv.metatile as number), {
-          host: (argv.host as string | undefined) ?? '127.0.0.1',
-          port: (argv.port as number | undefined) ?? 12345,
+        seeder.run(enumerateTiles(range, config.metatile), {
+          host: config.host,
+          port: config.port,
           command: 'bulk',
           force: argv.force === true,
           ...(map === undefined ? {} : { map }),
-          ...(argv.token ? { token: argv.token as string } : {}),
+          ...(config.adminToken ? { token: config.adminToken } : {}),
           ...(skip ? { skip } : {}),
           signal,
         }),
@@ -73,9 +74,10 @@ export function expireCommand(ctx: CliContext): CommandModule {
       connectionOptions(y)
         .positional('file', { type: 'string', describe: 'file of Z/X/Y lines (default: stdin)' })
         .option('max-zoom', { type: 'number', default: MAX_SUPPORTED_ZOOM, describe: 'ignore lines above this zoom' })
-        .option('token', { type: 'string', describe: 'admin token, if the daemon requires one' })
+        .option('token', { type: 'string', alias: 'admin-token', describe: 'admin token, if the daemon requires one (default: --config, MOSAICD_ADMIN_TOKEN)' })
         .option('map', { type: 'string', describe: 'the tiles are of this map (sent as NAME/Z/X/Y) instead of the default map' }),
     handler: async (argv) => {
+      const config = clientConfigFromArgv(argv);
       const map = checkedMap(argv.map);
       const input = argv.file ? createReadStream(argv.file as string) : process.stdin;
       const maxZoom = argv['max-zoom'] as number;
@@ -93,12 +95,12 @@ export function expireCommand(ctx: CliContext): CommandModule {
       }
       const progress = await runWithProgress(ctx, tiles.length, (seeder, signal) =>
         seeder.run(tiles, {
-          host: (argv.host as string | undefined) ?? '127.0.0.1',
-          port: (argv.port as number | undefined) ?? 12345,
+          host: config.host,
+          port: config.port,
           command: 'expire',
           force: true,
           ...(map === undefined ? {} : { map }),
-          ...(argv.token ? { token: argv.token as string } : {}),
+          ...(config.adminToken ? { token: config.adminToken } : {}),
           signal,
         }),
       );

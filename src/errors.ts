@@ -24,6 +24,8 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** A configuration file, flag or model config is invalid. */
   CONFIG_ERROR: 'CONFIG_ERROR',
+  /** A configured renderer's optional module (e.g. @mapnik/mapnik) is not installed or does not load. */
+  RENDERER_UNAVAILABLE: 'RENDERER_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -105,6 +107,13 @@ export class ConfigError extends MosaicError {
   constructor(message: string) {
     super(ErrorCode.CONFIG_ERROR, message);
     this.name = 'ConfigError';
+  }
+}
+
+export class RendererUnavailableError extends MosaicError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.RENDERER_UNAVAILABLE, message, options);
+    this.name = 'RendererUnavailableError';
   }
 }
 

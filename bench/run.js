@@ -70,6 +70,14 @@ if (want('load')) {
   for (const r of load.rows) row('load', r.figure, r.value, r.target ?? '');
 }
 
+if (want('maps')) {
+  const { mapsBench } = await import('./maps.js');
+  console.error('bench: maps (Mapnik) ...');
+  const maps = await mapsBench({ runs });
+  results.figures.maps = maps;
+  for (const r of maps.rows) row('maps', r.figure, r.value, r.target ?? '');
+}
+
 const width = (k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length));
 const cols = ['section', 'figure', 'value', 'target'];
 const line = (r) => cols.map((k) => String(r[k]).padEnd(width(k))).join(' | ');

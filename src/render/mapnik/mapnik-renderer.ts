@@ -104,7 +104,11 @@ class MapnikMetaRenderer implements MapnikRenderer {
 
   renderMetaTile(meta: MetaTile): Promise<RenderedTile[]> {
     if (this.closed) return Promise.reject(new ProcessingError('the Mapnik renderer is closed'));
-    checkMeta(meta, this.options.tileSize);
+    try {
+      checkMeta(meta, this.options.tileSize);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // One Map draws one image at a time: queue behind the job in progress.
     const job = this.queue.then(() => this.render(meta));
     this.queue = job.catch(() => undefined);

@@ -31,6 +31,7 @@ for (const tileSize of [256, 512] as const) {
       const z1 = await r.renderMetaTile({ z: 1, x: 0, y: 0, size: 2 });
       t.same(z0.map((x) => [x.x, x.y]), [[0, 0]]);
       t.same(z1.map((x) => [x.x, x.y]), [[0, 0], [1, 0], [0, 1], [1, 1]], 'row by row');
+      await t.rejects(r.renderMetaTile({ z: 1, x: 1, y: 0, size: 2 }), { code: ErrorCode.BAD_TILE }, 'a metatile off the grid is rejected');
       for (const tile of [...z0, ...z1]) {
         const m = await sharp(tile.png).metadata();
         t.equal(m.format, 'png');

@@ -19,6 +19,7 @@ serveRendererOverIpc(
   async (options) => {
     const r = await createMapnikRenderer(options);
     log.info({ style: r.options.stylePath, buffer: r.bufferSize, mapnik: r.mapnikVersion }, 'Mapnik style loaded');
+    for (const w of r.warnings) log.warn({ style: r.options.stylePath }, w);
     return Object.assign(r, { info: () => ({ pid: process.pid, bufferSize: r.bufferSize, mapnikVersion: r.mapnikVersion }) });
   },
   (code) => process.exit(code),

@@ -35,6 +35,12 @@ export interface MapnikRenderer extends Renderer {
   readonly bufferSize: number;
   /** Mapnik's version, for logs and bench reports. */
   readonly mapnikVersion: string;
+  /**
+   * What loaded but will not draw as written, for the log: font faces the
+   * style names that are not registered (non-strict Mapnik then silently
+   * drops those labels; strict mode fails the load instead).
+   */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -66,9 +72,12 @@ export async function createMapnikRenderer(options: MapnikRendererOptions, deps:
   } catch (err) {
     throw new ConfigError(`Mapnik style ${stylePath} does not load: ${messageOf(err)}`);
   }
+  const known = new Set(mapnik.fonts());
+  const missingFaces = fontFaces(xml).filter((f) => !known.has(f));
+  const warnings = missingFaces.length > 0 ? [`font face${missingFaces.length > 1 ? 's' : ''} not found (labels using ${missingFaces.length > 1 ? 'them' : 'it'} are not drawn): ${missingFaces.join(', ')}`] : [];
   const bufferSize = o.bufferSize ?? (map.bufferSize > 0 ? checkBuffer(map.bufferSize, `${stylePath} buffer-size`) : DEFAULT_BUFFER_PX);
   map.bufferSize = bufferSize;
-  return new MapnikMetaRenderer(mapnik, map, o, bufferSize);
+  return new MapnikMetaRenderer(mapnik, map, o, bufferSize, warnings);
 }
 
 async function readStyle(file: string): Promise<string> {
@@ -87,6 +96,11 @@ export function datasourceTypes(xml: string): string[] {
   return [...new Set([...xml.matchAll(re)].map((m) => m[1]!))];
 }
 
+/** The font faces a style names (`face-name="..."`, on symbolizers and in FontSets), once each. */
+export function fontFaces(xml: string): string[] {
+  return [...new Set([...xml.matchAll(/face-name\s*=\s*(?:"([^"]*)"|'([^']*)')/g)].map((m) => (m[1] ?? m[2]!).replace(/&amp;/g, '&')))];
+}
+
 class MapnikMetaRenderer implements MapnikRenderer {
   readonly mapnikVersion: string;
   private queue: Promise<unknown> = Promise.resolve();
@@ -98,6 +112,7 @@ class MapnikMetaRenderer implements MapnikRenderer {
     private readonly map: MapnikMap,
     readonly options: ResolvedMapnikOptions,
     readonly bufferSize: number,
+    readonly warnings: readonly string[],
   ) {
     this.mapnikVersion = mapnik.versions.mapnik;
   }

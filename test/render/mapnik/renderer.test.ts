@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { ErrorCode } from '../../../src/errors.js';
 import { metaExtent, WORLD_HALF_METRES } from '../../../src/render/mapnik/extent.js';
 import { loadMapnik } from '../../../src/render/mapnik/mapnik-api.js';
-import { createMapnikRenderer, datasourceTypes } from '../../../src/render/mapnik/mapnik-renderer.js';
+import { createMapnikRenderer, datasourceTypes, fontFaces } from '../../../src/render/mapnik/mapnik-renderer.js';
 import { styleXml, WORLD_HALF } from '../../fixtures/map-style/make-style.js';
 import { tempStyle } from './helpers.js';
 
@@ -19,6 +19,19 @@ t.test('metaExtent gives the EPSG:3857 box of a metatile', async (t) => {
 t.test('datasourceTypes lists the plugins a style names, plain or CDATA, once each', async (t) => {
   const xml = `${styleXml()}<Parameter name="type"><![CDATA[postgis]]></Parameter><Parameter name='type'> shape </Parameter>`;
   t.same(datasourceTypes(xml), ['geojson', 'postgis', 'shape']);
+});
+
+t.test('a font face the style names but Mapnik lacks is a warning (non-strict, as renderd) or a CONFIG_ERROR (strict)', async (t) => {
+  t.same(fontFaces(`<a face-name="DejaVu Sans Book"/><Font face-name='X &amp; Y'/><b face-name="DejaVu Sans Book"/>`), ['DejaVu Sans Book', 'X & Y']);
+  const ok = await tempStyle(t);
+  const good = await createMapnikRenderer({ stylePath: ok.xmlPath });
+  t.same(good.warnings, [], 'DejaVu is found');
+  await good.close();
+  const style = await tempStyle(t, { fontFace: 'Nope Sans' });
+  const r = await createMapnikRenderer({ stylePath: style.xmlPath });
+  t.same(r.warnings, ['font face not found (labels using it are not drawn): Nope Sans']);
+  await r.close();
+  await t.rejects(createMapnikRenderer({ stylePath: style.xmlPath, strict: true }), { code: ErrorCode.CONFIG_ERROR, message: /Failed to find font face 'Nope Sans'/ });
 });
 
 for (const tileSize of [256, 512] as const) {

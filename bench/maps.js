@@ -41,6 +41,7 @@ async function mosaicdPyramid(stylePath) {
   const dir = await mkdtemp(path.join(tmpdir(), 'mosaicd-maps-'));
   const procs = await Promise.all(Array.from({ length: PROCESSES }, () => startMapnikProcess({ stylePath })));
   try {
+    const loaded = await Promise.all(procs.map((p) => memoryOf(p.child.pid)));
     const queue = pyramid(MAX_ZOOM, METATILE);
     let tiles = 0;
     const started = performance.now();
@@ -56,7 +57,7 @@ async function mosaicdPyramid(stylePath) {
     );
     const seconds = (performance.now() - started) / 1000;
     const memory = await Promise.all(procs.map((p) => memoryOf(p.child.pid)));
-    return { tiles, seconds, tilesPerSecond: tiles / seconds, memory, mapnik: procs[0].info.mapnikVersion };
+    return { tiles, seconds, tilesPerSecond: tiles / seconds, loaded, memory, mapnik: procs[0].info.mapnikVersion };
   } finally {
     await Promise.all(procs.map((p) => p.close()));
     await rm(dir, { recursive: true, force: true });
@@ -117,6 +118,12 @@ async function encoders(stylePath) {
     images.push(image);
   }
   const views = (fn) => images.flatMap((image) => Array.from({ length: 64 }, (_, i) => fn(image, (i % 8) * 256, (i >> 3) * 256)));
+  /** One tile at a time (Mapnik and sharp would otherwise spread over libuv's threads): per-tile cost, comparable. */
+  const serially = async (fns) => {
+    const out = [];
+    for (const fn of fns) out.push(await fn());
+    return out;
+  };
   const timed = async (name, encodeAll) => {
     const started = performance.now();
     const pngs = await encodeAll();
@@ -124,11 +131,11 @@ async function encoders(stylePath) {
     return { name, msPerTile: ms / pngs.length, bytesPerTile: pngs.reduce((a, p) => a + p.length, 0) / pngs.length, tiles: pngs.length };
   };
   const mapnikEncode = (format) => () =>
-    Promise.all(views((im, x, y) => new Promise((res, rej) => im.view(x, y, 256, 256).encode(format, (e, b) => (e ? rej(e) : res(b))))));
+    serially(views((im, x, y) => () => new Promise((res, rej) => im.view(x, y, 256, 256).encode(format, (e, b) => (e ? rej(e) : res(b))))));
   const raws = images.map((im) => im.data());
   const rawOf = (im) => raws[images.indexOf(im)];
   const sharpEncode = (options) => () =>
-    Promise.all(views((im, x, y) => sharp(rawOf(im), { raw: { width: im.width(), height: im.height(), channels: 4 } }).extract({ left: x, top: y, width: 256, height: 256 }).png(options).toBuffer()));
+    serially(views((im, x, y) => () => sharp(rawOf(im), { raw: { width: im.width(), height: im.height(), channels: 4 } }).extract({ left: x, top: y, width: 256, height: 256 }).png(options).toBuffer()));
   const rows = [];
   rows.push(await timed('palette: mapnik png8:m=h', mapnikEncode('png8:m=h')));
   rows.push(await timed('palette: builtin png-palette.ts', async () =>
@@ -142,7 +149,7 @@ async function encoders(stylePath) {
   const isSolidMs = (performance.now() - started) / solid.length;
   const solidViews = images.flatMap((im) => Array.from({ length: 64 }, (_, i) => im.view((i % 8) * 256, (i >> 3) * 256, 256, 256))).filter((_, i) => solid[i]);
   started = performance.now();
-  await Promise.all(solidViews.map((v) => new Promise((res, rej) => v.encode('png8:m=h', (e, b) => (e ? rej(e) : res(b))))));
+  await serially(solidViews.map((v) => () => new Promise((res, rej) => v.encode('png8:m=h', (e, b) => (e ? rej(e) : res(b))))));
   const solidEncodeMs = solidViews.length ? (performance.now() - started) / solidViews.length : 0;
   return { rows, solidShare: solid.filter(Boolean).length / solid.length, isSolidMs, solidEncodeMs, tiles: solid.length };
 }
@@ -165,6 +172,8 @@ export async function mapsBench({ runs = 3 } = {}) {
     out.mosaicd = ours;
     row(`cold z0-${MAX_ZOOM} (${tileCount(MAX_ZOOM)} tiles), MapnikRenderer ${ours[0].mapnik}, ${PROCESSES} processes, ${METATILE}×${METATILE}`, `${median(rate(ours)).toFixed(0)} tiles/s (runs ${spread(rate(ours))})`);
     const rss = ours.flatMap((r) => r.memory);
+    const loadedRss = ours.flatMap((r) => r.loaded);
+    row('RSS per mapnik-process with the style loaded, before rendering', `${median(loadedRss.map((m) => m.rssMb)).toFixed(0)} MB`);
     row('RSS per mapnik-process after the pyramid (VmRSS / VmHWM)', `${median(rss.map((m) => m.rssMb)).toFixed(0)} / ${median(rss.map((m) => m.peakMb)).toFixed(0)} MB`);
     if (withRenderd) {
       out.renderd = theirs;

@@ -8,7 +8,6 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { ConfigError, ProcessingError, messageOf } from '../../errors.js';
 import { tilesOfMeta, type MetaTile } from '../../tile/tile-coord.js';
 import { checkMeta, type RenderedTile } from '../meta.js';
@@ -180,7 +179,7 @@ class MapnikMetaRenderer implements MapnikRenderer {
     return png;
   }
 
-  private encodeTile(image: MapnikImage, raw: Buffer | undefined, width: number, left: number, top: number): Promise<Uint8Array> {
+  private async encodeTile(image: MapnikImage, raw: Buffer | undefined, width: number, left: number, top: number): Promise<Uint8Array> {
     const ts = this.options.tileSize;
     const palette = this.options.format === 'png256';
     if (raw === undefined) {
@@ -189,8 +188,10 @@ class MapnikMetaRenderer implements MapnikRenderer {
     }
     if (this.options.encoder === 'builtin' && palette) {
       const start = 4 * (top * width + left);
-      return Promise.resolve(encodePalettePng(raw.subarray(start, start + 4 * ((ts - 1) * width + ts)), ts, ts, { stride: width }));
+      return encodePalettePng(raw.subarray(start, start + 4 * ((ts - 1) * width + ts)), ts, ts, { stride: width });
     }
+    // sharp (libvips) is loaded only when chosen: it adds tens of MB to every render process.
+    const { default: sharp } = await import('sharp');
     return sharp(raw, { raw: { width, height: image.height(), channels: 4 } })
       .extract({ left, top, width: ts, height: ts })
       .png(palette ? { palette: true, effort: 1, dither: 0 } : { compressionLevel: 6, adaptiveFiltering: false })

@@ -8,7 +8,7 @@ import { metaExtent, WORLD_HALF_METRES } from '../../../src/render/mapnik/extent
 import { loadMapnik } from '../../../src/render/mapnik/mapnik-api.js';
 import { createMapnikRenderer, datasourceTypes, fontFaces } from '../../../src/render/mapnik/mapnik-renderer.js';
 import { styleXml, WORLD_HALF } from '../../fixtures/map-style/make-style.js';
-import { tempStyle } from './helpers.js';
+import { decode, tempStyle } from './helpers.js';
 
 t.test('metaExtent gives the EPSG:3857 box of a metatile', async (t) => {
   t.equal(WORLD_HALF_METRES, WORLD_HALF);
@@ -55,6 +55,22 @@ for (const tileSize of [256, 512] as const) {
     });
   }
 }
+
+t.test('scale 2 draws text at twice the size (about 4× the glyph pixels)', async (t) => {
+  const style = await tempStyle(t);
+  const red = async (scale: number) => {
+    const r = await createMapnikRenderer({ stylePath: style.xmlPath, tileSize: 512, scale, format: 'png' });
+    const [tile] = await r.renderMetaTile({ z: 0, x: 0, y: 0, size: 1 });
+    await r.close();
+    const { data } = await decode(tile!.png);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i]! > 180 && data[i + 1]! < 110 && data[i + 2]! < 110) n++;
+    return n;
+  };
+  const [one, two] = [await red(1), await red(2)];
+  t.ok(one > 0, `seam labels drawn at scale 1 (${one} px)`);
+  t.ok(two > 2.5 * one && two < 6 * one, `scale 2: ${two} px, ${(two / one).toFixed(1)}× scale 1`);
+});
 
 t.test("the style's buffer-size is used when set; the option overrides it", async (t) => {
   const style = await tempStyle(t, { bufferSize: 64 });

@@ -24,6 +24,8 @@ export interface MapnikImage {
   encode(format: string, cb: Callback<Buffer>): void;
   premultiplied(): boolean;
   demultiplySync(): void;
+  /** Back to transparent black (the image is reused from one render to the next). */
+  clearSync(): void;
 }
 
 export interface MapnikMap {

@@ -104,6 +104,12 @@ class MapnikMetaRenderer implements MapnikRenderer {
   readonly mapnikVersion: string;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly solid = new Map<number, Promise<Uint8Array>>();
+  /**
+   * One image per metatile side (a handful: 256 px at z0 up to the full
+   * metatile), reused: V8 does not see Mapnik's pixel buffers, so fresh
+   * 16 MB images per render pile up until a GC that nothing prompts.
+   */
+  private readonly images = new Map<number, MapnikImage>();
   private closed = false;
 
   constructor(
@@ -137,7 +143,9 @@ class MapnikMetaRenderer implements MapnikRenderer {
   private async render(meta: MetaTile): Promise<RenderedTile[]> {
     const { tileSize, scale } = this.options;
     const px = meta.size * tileSize;
-    const image = new this.mapnik.Image(px, px);
+    let image = this.images.get(px);
+    if (image === undefined) this.images.set(px, (image = new this.mapnik.Image(px, px)));
+    else image.clearSync();
     try {
       this.map.resize(px, px);
       this.map.extent = metaExtent(meta);

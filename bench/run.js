@@ -100,6 +100,14 @@ if (want('journal')) {
   row('journal', 'cold z0-5 line tiles/s, journal off / on', `${fmt(j.coldTiles.off, 0)} / ${fmt(j.coldTiles.on, 0)} (${slower(j.coldTiles.ratio)}); ${cpu(j.coldTiles)}`, '<= 10% slower');
 }
 
+if (want('maps')) {
+  const { mapsBench } = await import('./maps.js');
+  console.error('bench: maps (Mapnik) ...');
+  const maps = await mapsBench({ runs });
+  results.figures.maps = maps;
+  for (const r of maps.rows) row('maps', r.figure, r.value, r.target ?? '');
+}
+
 const width = (k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length));
 const cols = ['section', 'figure', 'value', 'target'];
 const line = (r) => cols.map((k) => String(r[k]).padEnd(width(k))).join(' | ');

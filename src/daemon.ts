@@ -17,7 +17,8 @@ import { formatErrorNotice } from './protocol/line-command.js';
 import { parseTileSyntax } from './protocol/tile-syntax.js';
 import { NoticeTargets } from './service/notice-targets.js';
 import { LineService } from './service/line-service.js';
-import { MapRenderers, MapSet, MapStores, resolveMaps, type MapRenderer, type MapSpec } from './maps/index.js';
+import { MapRenderers, MapSet, MapStores, resolveMaps, type MapSpec } from './maps/index.js';
+import { checkMapnikStyles, rendererFor } from './maps/map-renderer-factory.js';
 import { TileApi } from './service/tile-api.js';
 import { TileStore } from './store/tile-store.js';
 import { FramedSession, type FramedRequestHandler } from './transport/framed-session.js';
@@ -88,7 +89,7 @@ export class Daemon {
     this.store = this.stores.storeOf({});
     // The scheduler's render slots (--concurrency) are shared by every map; each map's
     // renderer has its own workers, since a worker's renderer options are fixed.
-    this.#renderers = new MapRenderers(this.maps, config.concurrency, (spec) => Daemon.#rendererFor(spec, config));
+    this.#renderers = new MapRenderers(this.maps, config.concurrency, (spec) => rendererFor(spec, config));
     this.#renderPool = this.#renderers.of(undefined) as RenderPool;
     const stores = this.stores;
     this.scheduler = new TileScheduler({
@@ -147,34 +148,15 @@ export class Daemon {
     } catch (err) {
       throw new ConfigError(`maps: ${(err as Error).message}`);
     }
-    for (const spec of specs) {
-      if (spec.renderer !== 'builtin') {
-        throw new ConfigError(`map "${spec.name}": the ${spec.renderer} renderer is not available in this build (style ${spec.style ?? '?'})`);
-      }
-    }
     return specs;
   }
 
-  /** The renderer of one map: its own render pool (a worker's renderer and options are fixed when it starts). */
-  static #rendererFor(spec: MapSpec, config: Readonly<DaemonConfig>): MapRenderer {
-    if (spec.renderer !== 'builtin') throw new ConfigError(`map "${spec.name}": no ${spec.renderer} renderer in this build`);
-    return new RenderPool({
-      workers: config.concurrency,
-      tileSize: spec.tileSize,
-      palette: spec.palette,
-      timeoutMs: config.renderTimeoutMs,
-      isolation: config.isolation,
-      recycleAfterJobs: config.recycleAfterJobs,
-      recycleRssMb: config.recycleRssMb,
-      restartBackoffMs: config.restartBackoffMs,
-      maxRestartBackoffMs: config.maxRestartBackoffMs,
-    });
-  }
 
   /** Validates the config, cleans up after a crash, starts workers and (unless `listen: false`) the request port. */
   static async start(input: DaemonConfigInput, options: DaemonOptions & { listen?: boolean } = {}): Promise<Daemon> {
     const config = resolveConfig(input);
     const maps = new MapSet(Daemon.#resolveMaps(config));
+    await checkMapnikStyles(maps.list());
     const log = options.log ?? createLogger(config.logLevel);
     // A long-running daemon sees few repeated inputs; sharp's cache would only hold memory.
     sharp.cache(false);

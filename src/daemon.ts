@@ -14,6 +14,8 @@ import { daemonBackend, instrumentFramed, observeRenders } from './http/daemon-b
 import { HttpServer } from './http/http-server.js';
 import { Metrics } from './http/metrics.js';
 import { NoticeTargets } from './service/notice-targets.js';
+import { CameraFrames } from './service/camera-frames.js';
+import { GrpcServer } from './transport/grpc/grpc-server.js';
 import { TileService } from './service/tile-service.js';
 import { TileStore } from './store/tile-store.js';
 import { FramedSession, type FramedRequestHandler } from './transport/framed-session.js';
@@ -54,6 +56,9 @@ export class Daemon {
   readonly metrics = new Metrics();
   readonly #framedHandle: FramedRequestHandler;
   #http: HttpServer | undefined;
+  #grpc: GrpcServer | undefined;
+  /** Each camera's newest processed frame, for gRPC viewers (MainServer). */
+  readonly cameras: CameraFrames;
   readonly #renderPool: RenderPool;
   readonly #notices: NoticeTargets;
   readonly #inference: { engine: InferenceEngine; lane: InferenceLane } | undefined;
@@ -110,7 +115,9 @@ export class Daemon {
           lane: new InferenceLane({ concurrency: config.inferenceWorkers * (config.maxBatch > 1 ? 4 : 2), limit: config.inferenceQueueLimit }),
         }
       : undefined;
+    this.cameras = new CameraFrames({ maxCameras: config.maxCameras, maxInputPixels: config.maxInputPixels });
     this.framed = new FramedService({
+      cameras: this.cameras,
       tiles: this.tiles,
       store: this.store,
       inference: this.#inference,
@@ -184,6 +191,11 @@ export class Daemon {
     return this.#server.address();
   }
 
+  /** The bound gRPC port, when --grpc-port is set (after start). */
+  grpcPort(): number | undefined {
+    return this.#grpc?.port;
+  }
+
   /** The bound HTTP port, when --http-port is set (after start). */
   httpAddress(): net.AddressInfo | undefined {
     return this.#http?.address();
@@ -249,6 +261,19 @@ export class Daemon {
       });
       await this.#http.listen();
     }
+    if (c.grpcPort !== undefined) {
+      this.#grpc = new GrpcServer({
+        host: c.grpcHost ?? c.host,
+        port: c.grpcPort,
+        maxMessageBytes: c.grpcMaxMessageBytes,
+        streamInFlight: c.grpcStreamInFlight,
+        handle: this.#framedHandle,
+        cameras: this.cameras,
+        log: this.log,
+        calls: { started: (m) => this.metrics.grpcCallStarted(m), finished: (m, code) => this.metrics.grpcCallFinished(m, code) },
+      });
+      await this.#grpc.listen();
+    }
   }
 
   /** A framed session on any pair of streams (a socket, or stdin/stdout in stdio mode). */
@@ -306,6 +331,7 @@ export class Daemon {
     if (this.#stopping) {
       void this.scheduler.destroy();
       this.#server?.destroyConnections();
+      void this.#grpc?.destroy();
       return this.#stopping;
     }
     this.#stopping = this.#drainAndClose(true);
@@ -316,6 +342,8 @@ export class Daemon {
     this.log.info({ force }, force ? 'stopping now' : 'stopping: finishing queued work');
     this.tiles.beginStop();
     const serverClosed = this.#server?.stopAccepting();
+    // gRPC streams stop reading and end once their frames are answered.
+    const grpcClosed = force ? this.#grpc?.destroy() : this.#grpc?.close();
     if (force) await this.scheduler.destroy();
     else await this.scheduler.close();
     await this.#inference?.lane.close();
@@ -340,6 +368,7 @@ export class Daemon {
     this.#server?.destroyConnections();
     await this.#http?.close();
     await serverClosed;
+    await grpcClosed;
     const undelivered = await this.#notices.close();
     if (undelivered > 0) this.log.warn({ undelivered }, 'notices not delivered');
     await this.#renderPool.close();

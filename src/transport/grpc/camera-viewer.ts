@@ -10,6 +10,9 @@ export interface ViewerReply {
   datas: Buffer;
 }
 
+/** Characters of `msg` looked at. */
+const MAX_MSG_CHARS = 256;
+
 export interface ViewerAsk {
   camera: number;
   /** Draw the frame's results (boxes and labels) on it. */
@@ -20,13 +23,14 @@ export interface ViewerAsk {
  * What a `Request.msg` asks for. Words are separated by spaces, commas,
  * semicolons or `&`: a number, `camera=N` or `camera:N` names the camera
  * (camera 0 when none does), `boxes` asks for the results drawn on the
- * frame. Other words are ignored, so the seed's `give me the stream!!` is
+ * frame. Other words (and anything past the first 256 characters) are ignored, so the seed's `give me the stream!!` is
  * camera 0 as it is.
  */
 export function parseViewerRequest(msg: string): ViewerAsk {
   let camera = 0;
   let boxes = false;
-  for (const word of msg.toLowerCase().split(/[\s,;&]+/)) {
+  // Only the start is read: a message may be as large as --grpc-max-message-bytes.
+  for (const word of msg.slice(0, MAX_MSG_CHARS).toLowerCase().split(/[\s,;&]+/)) {
     const m = /^(?:camera[=:])?(\d{1,9})$/.exec(word);
     if (m) camera = Number(m[1]);
     else if (word === 'boxes') boxes = true;

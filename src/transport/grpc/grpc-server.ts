@@ -104,9 +104,16 @@ export class GrpcServer {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const s of SERVICES) this.#health.setStatus(s, 'NOT_SERVING');
-      const done = new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve()));
+      let timer: NodeJS.Timeout | undefined;
+      const done = new Promise<void>((resolve) => {
+        this.#server.tryShutdown(() => resolve());
+        // Past the grace period, cut what is left; don't rely on tryShutdown's callback after that.
+        timer = setTimeout(() => {
+          this.#server.forceShutdown();
+          resolve();
+        }, STOP_GRACE_MS);
+      });
       for (const s of [...this.#streams]) s.finish();
-      const timer = setTimeout(() => this.#server.forceShutdown(), STOP_GRACE_MS);
       await done;
       clearTimeout(timer);
     })();

@@ -82,6 +82,14 @@ if (want('pipeline')) {
   for (const r of pipe.rows) row('pipeline', r.figure, r.value, r.target ?? '');
 }
 
+if (want('grpc')) {
+  const { grpcBench } = await import('./grpc.js');
+  console.error('bench: gRPC vs framed ...');
+  const g = await grpcBench({ runs });
+  results.figures.grpc = g;
+  for (const r of g.rows) row('grpc', r.figure, r.value, r.target ?? '');
+}
+
 if (want('load')) {
   const { loadBench } = await import('./load.js');
   console.error('bench: load ...');

@@ -3,6 +3,9 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import {
   DEFAULT_MAX_ZOOM,
+  GRPC_MAX_MESSAGE_BYTES,
+  GRPC_STREAM_IN_FLIGHT,
+  MAX_CAMERAS,
   IDLE_TIMEOUT_MS,
   INFERENCE_TIMEOUT_MS,
   MAX_RESTART_BACKOFF_MS,
@@ -34,6 +37,14 @@ export interface DaemonConfig {
   /** HTTP port (tiles, viewer, /metrics, /healthz); undefined = no HTTP. 0 picks a free port. */
   httpPort: number | undefined;
   callbackMode: 'short' | 'persistent';
+  /** gRPC port (mosaicd.v1.Vision, seed 002's MainServer, health); undefined = no gRPC. 0 picks a free port. */
+  grpcPort: number | undefined;
+  /** undefined = `host`. */
+  grpcHost: string | undefined;
+  grpcMaxMessageBytes: number;
+  grpcStreamInFlight: number;
+  /** Cameras whose newest frame is kept for viewers. */
+  maxCameras: number;
   tilesDir: string;
   /** The journal's folder (durable requests and notices); undefined = `<tilesDir>/.mosaicd-state`. */
   stateDir: string | undefined;
@@ -93,6 +104,11 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   callbackPort: undefined,
   httpPort: undefined,
   callbackMode: 'short',
+  grpcPort: undefined,
+  grpcHost: undefined,
+  grpcMaxMessageBytes: GRPC_MAX_MESSAGE_BYTES,
+  grpcStreamInFlight: GRPC_STREAM_IN_FLIGHT,
+  maxCameras: MAX_CAMERAS,
   tilesDir: './tiles',
   stateDir: undefined,
   journal: true,
@@ -153,6 +169,11 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   callbackPort: (v) => (v === undefined ? undefined : int(1, 65535)(v)),
   httpPort: (v) => (v === undefined ? undefined : int(0, 65535)(v)),
   callbackMode: oneOf('short', 'persistent'),
+  grpcPort: (v) => (v === undefined ? undefined : int(0, 65535)(v)),
+  grpcHost: optStr,
+  grpcMaxMessageBytes: int(1024, 2 * 1024 * 1024 * 1024 - 1),
+  grpcStreamInFlight: int(1, 100_000),
+  maxCameras: int(1, 1_000_000),
   tilesDir: str,
   stateDir: optStr,
   journal: bool,

@@ -19,6 +19,7 @@ import { TileStore } from './store/tile-store.js';
 import { FramedSession, type FramedRequestHandler } from './transport/framed-session.js';
 import { LineSession } from './transport/line-session.js';
 import { RequestServer } from './transport/request-server.js';
+import { MpServer } from './transport/mp-connection/index.js';
 
 /** After a TOO_LARGE length, how long the connection drains the peer's bytes before it is reset, ms. */
 const FATAL_LINGER_MS = 5000;
@@ -54,6 +55,7 @@ export class Daemon {
   readonly metrics = new Metrics();
   readonly #framedHandle: FramedRequestHandler;
   #http: HttpServer | undefined;
+  #mp: MpServer | undefined;
   readonly #renderPool: RenderPool;
   readonly #notices: NoticeTargets;
   readonly #inference: { engine: InferenceEngine; lane: InferenceLane } | undefined;
@@ -184,6 +186,11 @@ export class Daemon {
     return this.#server.address();
   }
 
+  /** The bound multiprocessing port, when --mp-port is set (after start). */
+  mpAddress(): net.AddressInfo | undefined {
+    return this.#mp?.address();
+  }
+
   /** The bound HTTP port, when --http-port is set (after start). */
   httpAddress(): net.AddressInfo | undefined {
     return this.#http?.address();
@@ -249,6 +256,22 @@ export class Daemon {
       });
       await this.#http.listen();
     }
+    if (c.mpPort !== undefined) {
+      this.#mp = new MpServer({
+        host: c.host,
+        port: c.mpPort,
+        authkey: c.mpAuthkey === undefined ? undefined : Buffer.from(c.mpAuthkey, 'utf8'),
+        maxConnections: c.maxConnections,
+        idleTimeoutMs: c.idleTimeoutMs,
+        maxMessageBytes: c.maxPayloadBytes,
+        pickleLimits: c.pickleLimits,
+        maxInputPixels: c.maxInputPixels,
+        handle: this.#framedHandle,
+        log: this.log.child({ wire: 'mp' }),
+      });
+      const mp = await this.#mp.listen();
+      this.log.info({ host: mp.address, port: mp.port, authkey: c.mpAuthkey !== undefined }, 'multiprocessing clients listening');
+    }
   }
 
   /** A framed session on any pair of streams (a socket, or stdin/stdout in stdio mode). */
@@ -306,6 +329,7 @@ export class Daemon {
     if (this.#stopping) {
       void this.scheduler.destroy();
       this.#server?.destroyConnections();
+      this.#mp?.destroyConnections();
       return this.#stopping;
     }
     this.#stopping = this.#drainAndClose(true);
@@ -316,6 +340,7 @@ export class Daemon {
     this.log.info({ force }, force ? 'stopping now' : 'stopping: finishing queued work');
     this.tiles.beginStop();
     const serverClosed = this.#server?.stopAccepting();
+    const mpClosed = this.#mp?.stopAccepting();
     if (force) await this.scheduler.destroy();
     else await this.scheduler.close();
     await this.#inference?.lane.close();
@@ -338,8 +363,10 @@ export class Daemon {
       }
     }
     this.#server?.destroyConnections();
+    this.#mp?.destroyConnections();
     await this.#http?.close();
     await serverClosed;
+    await mpClosed;
     const undelivered = await this.#notices.close();
     if (undelivered > 0) this.log.warn({ undelivered }, 'notices not delivered');
     await this.#renderPool.close();

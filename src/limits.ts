@@ -47,3 +47,15 @@ export const INFERENCE_TIMEOUT_MS = 60_000;
  * While the daemon runs, notices are never dropped; this bounds only the exit.
  */
 export const STOP_NOTICE_TIMEOUT_MS = 60_000;
+
+/** Deepest nesting of lists, tuples and dicts in a pickle from a multiprocessing client (`--mp-port`). */
+export const MAX_PICKLE_DEPTH = 100;
+
+/** Values one pickle may push or put into containers: bounds its work and its memory. */
+export const MAX_PICKLE_ITEMS = 100_000;
+
+/** Memo slots one pickle may fill. */
+export const MAX_PICKLE_MEMO = 10_000;
+
+/** Longest integer (LONG1/LONG4) in a pickle, bytes. */
+export const MAX_PICKLE_INT_BYTES = 64;

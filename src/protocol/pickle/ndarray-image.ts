@@ -14,7 +14,8 @@ export interface EncodedImage {
  *
  * * H×W×3 uint8: BGR (what cv2.imread gives) -> RGB -> PNG
  * * H×W×4: BGRA -> RGBA -> PNG; H×W and H×W×1: grey -> PNG
- * * 1-D uint8, or bytes: already encoded (cv2.imencode) -> passed through
+ * * 1-D uint8 or N×1 starting with an image signature (cv2.imencode gives
+ *   N×1), or bytes: already encoded -> passed through
  *
  * The PNG is written at level 1: it is decoded again in the same daemon a
  * moment later, so speed matters more than size.
@@ -22,7 +23,8 @@ export interface EncodedImage {
 export async function encodeNdImage(image: NdArray | Uint8Array, maxInputPixels: number): Promise<EncodedImage> {
   if (image instanceof Uint8Array) return encoded(image);
   const [h = 0, w = 1, c = 1, ...rest] = image.shape;
-  if (image.shape.length === 1) return encoded(image.data);
+  // cv2.imencode returns an N×1 array: encoded bytes, not a one-pixel-wide image.
+  if (image.shape.length === 1 || (image.shape.length === 2 && w === 1 && isEncoded(image.data))) return encoded(image.data);
   if (image.shape.length > 3 || rest.length > 0 || ![1, 3, 4].includes(c)) {
     throw new ProtocolError(`a numpy image must be H×W, H×W×3 (BGR), H×W×4 (BGRA) or 1-D encoded bytes; got shape (${image.shape.join(', ')})`);
   }
@@ -43,6 +45,13 @@ async function encoded(bytes: Uint8Array): Promise<EncodedImage> {
   // The header only, for whole-image boxes; a bad image is reported by the service that decodes it.
   const meta = await sharp(payload).metadata().catch(() => undefined);
   return { payload, width: meta?.width ?? 0, height: meta?.height ?? 0 };
+}
+
+/** JPEG, PNG, WebP (RIFF), TIFF, GIF signatures. */
+const SIGNATURES = [[0xff, 0xd8, 0xff], [0x89, 0x50, 0x4e, 0x47], [0x52, 0x49, 0x46, 0x46], [0x49, 0x49, 0x2a, 0x00], [0x4d, 0x4d, 0x00, 0x2a], [0x47, 0x49, 0x46, 0x38]];
+
+function isEncoded(data: Uint8Array): boolean {
+  return SIGNATURES.some((sig) => sig.every((b, i) => data[i] === b));
 }
 
 /** Row-major RGB(A) from row- or column-major BGR(A); grey is only reordered. */

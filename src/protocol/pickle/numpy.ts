@@ -5,7 +5,8 @@ import { NdArray, PyTuple, pyTypeOf } from './values.js';
  * The only globals a pickle may name, each backed by a TypeScript function
  * of ours: what numpy's `ndarray.__reduce_ex__` emits for a uint8 array
  * (numpy 1.x spells the modules `numpy.core`, 2.x `numpy._core`), and the
- * `_codecs.encode` protocol 2 uses for raw bytes. Nothing is looked up by
+ * `_codecs.encode`, `bytes()` and `bytearray(...)` that protocols 2-4 use
+ * for raw bytes. Nothing is looked up by
  * name anywhere else.
  */
 export class GlobalRef {
@@ -136,6 +137,21 @@ function codecsEncode(args: readonly unknown[]): Uint8Array {
   return out;
 }
 
+/** bytearray(), bytearray(bytes) (protocols 3-4), bytearray(str, 'latin-1') (protocol 2). */
+function bytearray(args: readonly unknown[]): Uint8Array {
+  const [data, encoding] = args;
+  if (args.length === 0) return new Uint8Array(0);
+  if (args.length === 1 && data instanceof Uint8Array) return data;
+  if (args.length === 2) return codecsEncode([data, encoding]);
+  throw new ProtocolError("bytearray is accepted only as bytearray(), bytearray(bytes) or bytearray(str, 'latin-1')");
+}
+
+/** bytes() with no argument: how protocol 2 writes b''. */
+function emptyBytes(args: readonly unknown[]): Uint8Array {
+  if (args.length !== 0) throw new ProtocolError('bytes is accepted only as bytes()');
+  return new Uint8Array(0);
+}
+
 const ndarray = new GlobalRef('numpy.ndarray');
 
 export const ALLOWED_GLOBALS: ReadonlyMap<string, GlobalRef> = new Map(
@@ -143,6 +159,8 @@ export const ALLOWED_GLOBALS: ReadonlyMap<string, GlobalRef> = new Map(
     ndarray,
     new GlobalRef('numpy.dtype', dtype),
     new GlobalRef('_codecs.encode', codecsEncode),
+    ...['builtins.bytearray', '__builtin__.bytearray'].map((n) => new GlobalRef(n, bytearray)),
+    ...['builtins.bytes', '__builtin__.bytes'].map((n) => new GlobalRef(n, emptyBytes)),
     ...['numpy.core.multiarray._reconstruct', 'numpy._core.multiarray._reconstruct'].map((n) => new GlobalRef(n, reconstruct(n, ndarray))),
     ...['numpy.core.numeric._frombuffer', 'numpy._core.numeric._frombuffer'].map((n) => new GlobalRef(n, frombuffer(n))),
   ].map((g) => [g.name, g]),

@@ -275,6 +275,7 @@ class Machine {
   /** A child placed in a parent: resolved, checked for plainness, sealed, and the parent's depth raised. */
   #adopt(parent: object, child: StackValue, where: string): PickleValue {
     const v = this.#plain(child, where);
+    if (v === parent) throw new ProtocolError('a container into itself (a cycle)');
     this.#count(1);
     if (typeof v === 'object' && v !== null) {
       this.#sealed.add(v);

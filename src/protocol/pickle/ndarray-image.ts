@@ -33,9 +33,8 @@ export async function encodeNdImage(image: NdArray | Uint8Array, maxInputPixels:
     throw new TooLargeError(`the image is ${w}×${h} = ${w * h} pixels, over the limit of ${maxInputPixels} (maxInputPixels)`);
   }
   const pixels = toRgbRowMajor(image.data, h, w, c, image.fortran);
-  const payload = await sharp(pixels, { raw: { width: w, height: h, channels: c as 1 | 3 | 4 } })
-    .png({ compressionLevel: 1, adaptiveFiltering: false })
-    .toBuffer();
+  const raw = sharp(pixels, { raw: { width: w, height: h, channels: c as 1 | 3 | 4 } });
+  const payload = await (c === 1 ? raw.toColourspace('b-w') : raw).png({ compressionLevel: 1, adaptiveFiltering: false }).toBuffer();
   return { payload, width: w, height: h };
 }
 

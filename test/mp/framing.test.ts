@@ -69,3 +69,11 @@ t.test('a stream that ends mid-message is reported as truncated', async (t) => {
   t.equal(item?.type, 'truncated');
   t.same(new MpMessageDecoder(100).end(), [], 'between messages: nothing to report');
 });
+
+t.test('the handshake messages have their own small limit, and a request in the same chunk as the last one gets the full limit', async (t) => {
+  const d = new MpMessageDecoder(1000, { messages: 2, maxBytes: 10 });
+  const items = d.push(Buffer.concat([encodeMpMessage(Buffer.from('#WELCOME#')), encodeMpMessage(Buffer.alloc(10)), encodeMpMessage(Buffer.alloc(500))]));
+  t.same(items.map((i) => (i.type === 'message' ? i.bytes.length : i.type)), [9, 10, 500]);
+  const [fatal] = new MpMessageDecoder(1000, { messages: 2, maxBytes: 10 }).push(encodeMpMessage(Buffer.alloc(11)));
+  t.match(fatal?.type === 'fatal' && fatal.error.message, /handshake message of 11 bytes is over 10 bytes/);
+});

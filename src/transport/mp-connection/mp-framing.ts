@@ -20,17 +20,21 @@ type State = 'length' | 'length64' | 'body';
 export class MpMessageDecoder extends LengthPrefixedDecoder<MpMessageItem> {
   protected readonly messageName = 'message';
   #state: State = 'length';
-  #max: number;
+  readonly #max: number;
+  /** The first messages (the authkey handshake) have a small limit of their own. */
+  readonly #handshake: { readonly messages: number; readonly maxBytes: number };
+  #seen = 0;
 
-  constructor(maxBytes: number) {
+  /**
+   * `handshake`: how many messages the handshake reads and their limit. Set
+   * here rather than changed later: a client's first request can arrive in
+   * the same chunk as its last handshake message.
+   */
+  constructor(maxBytes: number, handshake = { messages: 0, maxBytes: 0 }) {
     super();
     this.#max = checkLimit('maxBytes', maxBytes, 0);
+    this.#handshake = handshake;
     this.expect(4);
-  }
-
-  /** The handshake reads at most 256-byte messages, then the session raises the limit. */
-  setMaxBytes(maxBytes: number): void {
-    this.#max = checkLimit('maxBytes', maxBytes, 0);
   }
 
   protected step(need: number): MpMessageItem | FatalItem | undefined {
@@ -57,7 +61,11 @@ export class MpMessageDecoder extends LengthPrefixedDecoder<MpMessageItem> {
   }
 
   #body(n: number): MpMessageItem | FatalItem | undefined {
-    if (n > this.#max) return this.fail(new TooLargeError(`message of ${n} bytes is over the limit of ${this.#max} bytes (--max-payload-bytes)`));
+    if (this.#seen++ < this.#handshake.messages) {
+      if (n > this.#handshake.maxBytes) return this.fail(new TooLargeError(`handshake message of ${n} bytes is over ${this.#handshake.maxBytes} bytes`));
+    } else if (n > this.#max) {
+      return this.fail(new TooLargeError(`message of ${n} bytes is over the limit of ${this.#max} bytes (--max-payload-bytes)`));
+    }
     if (n === 0) {
       this.#state = 'length';
       this.expect(4);

@@ -63,7 +63,9 @@ export class MpSession implements SessionHandle {
   constructor(options: MpSessionOptions) {
     this.#o = options;
     this.#state = options.authkey ? 'await-response' : 'ready';
-    this.#decoder = new MpMessageDecoder(options.authkey ? AUTH_MESSAGE_BYTES : options.maxMessageBytes);
+    // The client's answer to our challenge, its own challenge, its #WELCOME#.
+    const handshake = options.authkey ? { messages: 3, maxBytes: AUTH_MESSAGE_BYTES } : undefined;
+    this.#decoder = new MpMessageDecoder(options.maxMessageBytes, handshake);
     setMaxListeners(0, this.#controller.signal);
   }
 
@@ -128,7 +130,6 @@ export class MpSession implements SessionHandle {
       case 'await-welcome':
         if (!message.equals(WELCOME)) return this.#refuse('the client refused our answer to its challenge');
         this.#state = 'ready';
-        this.#decoder.setMaxBytes(this.#o.maxMessageBytes);
         this.#o.log.debug('mp client authenticated');
         return;
       default:

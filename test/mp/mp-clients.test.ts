@@ -31,8 +31,16 @@ async function frameFiles(dir: string): Promise<{ raw: string; jpeg: string; wid
 
 type Reply = { frame_num: unknown; camera_number: unknown; model?: string; results: Array<{ class_name: string; score: number; box: number[] }>; error: null | { code: string; message: string } };
 
-t.test('seed 003/004 clients: numpy BGR, grey, Fortran-order and JPEG frames, lists, double and single pickling at protocols 2, 4 and 5', async (t) => {
-  const h = await startDaemon(t, { mpPort: 0, ...MODEL }, { inference: true, listener: false });
+// Two daemons for the whole file (starting one with a model costs seconds): one without an authkey, on every
+// address so the peer rule can be tried from a non-loopback one, and one with an authkey.
+t.test('without --mp-authkey', async (t) => {
+const h = await startDaemon(
+  t,
+  { mpPort: 0, host: '0.0.0.0', ...MODEL, maxPayloadBytes: 1_000_000, pickleLimits: { depth: 50, memo: 1000 } },
+  { inference: true, listener: false },
+);
+
+await t.test('seed 003/004 clients: numpy BGR, grey, Fortran-order and JPEG frames, lists, double and single pickling at protocols 2, 4 and 5', async (t) => {
   const files = await frameFiles(await tempDir(t));
   const scenarios = ['double-p2', 'double-p4', 'double-p5', 'single-p2', 'single-p4', 'single-p5', 'send-obj', 'jpeg-1d', 'jpeg-nx1', 'grey', 'fortran', 'list', 'camera-route', 'unknown-model'];
   const run = await script('seed_clients.py', [JSON.stringify({ port: h.daemon.mpAddress()!.port, ...files, scenarios })]);
@@ -57,38 +65,7 @@ t.test('seed 003/004 clients: numpy BGR, grey, Fortran-order and JPEG frames, li
   t.match((out['unknown-model'] as Reply).error, { code: 'PROTOCOL_ERROR', message: /unknown model "no-such-model"/ });
 });
 
-t.test('with --mp-authkey: a Python 3.11 client with the right key is served, a wrong or missing key is refused', async (t) => {
-  const h = await startDaemon(t, { mpPort: 0, mpAuthkey: 'right key', ...MODEL }, { inference: true, listener: false });
-  const files = await frameFiles(await tempDir(t));
-  const port = h.daemon.mpAddress()!.port;
-  const ok = await script('seed_clients.py', [JSON.stringify({ port, authkey: 'right key', ...files, scenarios: ['double-p4'] })]);
-  t.equal(ok.code, 0, ok.stderr);
-  t.equal((JSON.parse(ok.stdout) as Record<string, Reply>)['double-p4']!.error, null);
-
-  const wrong = await script('seed_clients.py', [JSON.stringify({ port, authkey: 'wrong key', ...files, scenarios: ['double-p4'] })]);
-  t.not(wrong.code, 0);
-  t.match(wrong.stderr, /AuthenticationError: digest sent was rejected/);
-
-  const none = await script('seed_clients.py', [JSON.stringify({ port, ...files, scenarios: ['double-p4'] })]);
-  t.not(none.code, 0, 'a client without the key gets no answer');
-  t.notMatch(none.stdout, /frame_num/);
-});
-
-t.test('with --mp-authkey: the Python 3.12+ {digest} form (a script speaking it; no 3.12 here) in both directions', async (t) => {
-  const h = await startDaemon(t, { mpPort: 0, mpAuthkey: 'right key', ...MODEL }, { inference: true, listener: false });
-  const port = String(h.daemon.mpAddress()!.port);
-  for (const digest of ['sha256', 'sha3_384', 'md5']) {
-    const ok = await script('py312_client.py', [port, 'right key', digest]);
-    t.equal(ok.code, 0, ok.stderr);
-    t.same(JSON.parse(ok.stdout), { listener_digest: 'sha256', our_answer: '#WELCOME#', their_answer: 'right', reply: { frame_num: 42, error_code: 'PROTOCOL_ERROR' } }, digest);
-  }
-  const bad = await script('py312_client.py', [port, 'wrong key', 'sha256']);
-  t.equal(bad.code, 0, bad.stderr);
-  t.same(JSON.parse(bad.stdout), { listener_digest: 'sha256', our_answer: '#FAILURE#' });
-});
-
-t.test('hostile pickles are refused with a clear error reply, nothing runs, the connection and the daemon carry on', async (t) => {
-  const h = await startDaemon(t, { mpPort: 0, ...MODEL, pickleLimits: { depth: 50, memo: 1000 } }, { inference: true, listener: false });
+await t.test('hostile pickles are refused with a clear error reply, nothing runs, the connection and the daemon carry on', async (t) => {
   const canary = path.join(await tempDir(t), 'CANARY');
   const hex = (s: string) => Buffer.from(s, 'latin1').toString('hex');
   const handmade = {
@@ -136,18 +113,17 @@ t.test('hostile pickles are refused with a clear error reply, nothing runs, the 
   t.equal(again.code, 0, 'the daemon serves a new connection afterwards');
 });
 
-t.test('a message over --max-payload-bytes gets a TOO_LARGE reply, then the connection closes; the daemon carries on', async (t) => {
-  const h = await startDaemon(t, { mpPort: 0, ...MODEL, maxPayloadBytes: 100_000 }, { inference: true, listener: false });
+await t.test('a message over --max-payload-bytes gets a TOO_LARGE reply, then the connection closes; the daemon carries on', async (t) => {
   const port = h.daemon.mpAddress()!.port;
   const run = await script('oversize_client.py', [String(port)]);
   t.equal(run.code, 0, run.stderr);
-  t.match(JSON.parse(run.stdout), { reply: { frame_num: null, error: { code: 'TOO_LARGE', message: /300000 bytes is over the limit of 100000 bytes \(--max-payload-bytes\)/ } }, then: 'EOFError' });
+  t.match(JSON.parse(run.stdout), { reply: { frame_num: null, error: { code: 'TOO_LARGE', message: /2000000 bytes is over the limit of 1000000 bytes \(--max-payload-bytes\)/ } }, then: 'EOFError' });
   const files = await frameFiles(await tempDir(t));
   const ok = await script('seed_clients.py', [JSON.stringify({ port, ...files, scenarios: ['jpeg-1d'] })]);
   t.equal(ok.code, 0, ok.stderr);
 });
 
-t.test('without --mp-authkey a peer on a non-loopback address is refused before any byte is read', async (t) => {
+await t.test('a peer on a non-loopback address is refused before any byte is read', async (t) => {
   const address = Object.values(os.networkInterfaces())
     .flat()
     .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
@@ -155,7 +131,6 @@ t.test('without --mp-authkey a peer on a non-loopback address is refused before 
     t.skip('no non-loopback IPv4 address on this machine (the rule is unit-tested in auth.test.ts)', () => undefined);
     return;
   }
-  const h = await startDaemon(t, { mpPort: 0, host: '0.0.0.0', ...MODEL }, { inference: true, listener: false });
   const port = h.daemon.mpAddress()!.port;
   const socket = net.connect({ host: address, port });
   const closed = await new Promise<string>((resolve) => {
@@ -169,4 +144,37 @@ t.test('without --mp-authkey a peer on a non-loopback address is refused before 
   await new Promise((resolve) => local.once('connect', resolve));
   t.ok(!local.destroyed, 'loopback is still accepted');
   local.destroy();
+});
+});
+
+t.test('with --mp-authkey', async (t) => {
+const h = await startDaemon(t, { mpPort: 0, mpAuthkey: 'right key', ...MODEL }, { inference: true, listener: false });
+
+await t.test('a Python 3.11 client with the right key is served, a wrong or missing key is refused', async (t) => {
+  const files = await frameFiles(await tempDir(t));
+  const port = h.daemon.mpAddress()!.port;
+  const ok = await script('seed_clients.py', [JSON.stringify({ port, authkey: 'right key', ...files, scenarios: ['double-p4'] })]);
+  t.equal(ok.code, 0, ok.stderr);
+  t.equal((JSON.parse(ok.stdout) as Record<string, Reply>)['double-p4']!.error, null);
+
+  const wrong = await script('seed_clients.py', [JSON.stringify({ port, authkey: 'wrong key', ...files, scenarios: ['double-p4'] })]);
+  t.not(wrong.code, 0);
+  t.match(wrong.stderr, /AuthenticationError: digest sent was rejected/);
+
+  const none = await script('seed_clients.py', [JSON.stringify({ port, ...files, scenarios: ['double-p4'] })]);
+  t.not(none.code, 0, 'a client without the key gets no answer');
+  t.notMatch(none.stdout, /frame_num/);
+});
+
+await t.test('the Python 3.12+ {digest} form (a script speaking it; no 3.12 here) in both directions', async (t) => {
+  const port = String(h.daemon.mpAddress()!.port);
+  for (const digest of ['sha256', 'sha3_384', 'md5']) {
+    const ok = await script('py312_client.py', [port, 'right key', digest]);
+    t.equal(ok.code, 0, ok.stderr);
+    t.same(JSON.parse(ok.stdout), { listener_digest: 'sha256', our_answer: '#WELCOME#', their_answer: 'right', reply: { frame_num: 42, error_code: 'PROTOCOL_ERROR' } }, digest);
+  }
+  const bad = await script('py312_client.py', [port, 'wrong key', 'sha256']);
+  t.equal(bad.code, 0, bad.stderr);
+  t.same(JSON.parse(bad.stdout), { listener_digest: 'sha256', our_answer: '#FAILURE#' });
+});
 });

@@ -14,7 +14,7 @@ const sharp = createRequire(import.meta.url)('sharp');
 const run = promisify(execFile);
 
 const MODEL = 'text-direction';
-const WARMUP = 10;
+const WARMUP = 5;
 
 /** The Python side: n requests in a row, each timed; prints the latencies in ms as JSON. */
 const PY_CLIENT = `
@@ -60,7 +60,7 @@ function summary(lat) {
   return { imagesPerSecond: lat.length / (total / 1000), p50: percentile(lat, 50), p95: percentile(lat, 95) };
 }
 
-export async function mpBench({ n = 100 } = {}) {
+export async function mpBench({ n = 60 } = {}) {
   const png = await textImage();
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const bgr = Buffer.from(data);

@@ -21,14 +21,14 @@ const PY_CLIENT = `
 import json, pickle, sys, time
 from multiprocessing.connection import Client
 import numpy as np
-port, n, warmup, kind, path, h, w = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
+port, n, warmup, kind, path, h, w, model = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), int(sys.argv[7]), sys.argv[8]
 data = open(path, 'rb').read()
 image = np.frombuffer(data, np.uint8).reshape(h, w, 3) if kind == 'bgr' else np.frombuffer(data, np.uint8)
 c = Client(('127.0.0.1', port))
 lat = []
 for i in range(warmup + n):
     t0 = time.perf_counter()
-    c.send(pickle.dumps({'frame_num': i, 'image': image}))
+    c.send(pickle.dumps({'frame_num': i, 'image': image, 'model': model}))
     reply = pickle.loads(c.recv())
     assert reply['error'] is None, reply['error']
     if i >= warmup:
@@ -51,7 +51,7 @@ async function framed(port, png, n) {
 }
 
 async function python(port, kind, file, h, w, n) {
-  const { stdout } = await run('python3', ['-c', PY_CLIENT, String(port), String(n), String(WARMUP), kind, file, String(h), String(w)], { maxBuffer: 1 << 24 });
+  const { stdout } = await run('python3', ['-c', PY_CLIENT, String(port), String(n), String(WARMUP), kind, file, String(h), String(w), MODEL], { maxBuffer: 1 << 24 });
   return JSON.parse(stdout);
 }
 

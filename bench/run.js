@@ -116,6 +116,14 @@ if (want('maps')) {
   for (const r of maps.rows) row('maps', r.figure, r.value, r.target ?? '');
 }
 
+if (want('mp')) {
+  const { mpBench } = await import('./mp.js');
+  console.error('bench: multiprocessing clients vs framed ...');
+  const mp = await mpBench();
+  results.figures.mp = mp;
+  for (const r of mp.rows) row('mp', r.figure, r.value, r.target ?? '');
+}
+
 const width = (k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length));
 const cols = ['section', 'figure', 'value', 'target'];
 const line = (r) => cols.map((k) => String(r[k]).padEnd(width(k))).join(' | ');

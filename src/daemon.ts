@@ -23,6 +23,7 @@ import { TileStore } from './store/tile-store.js';
 import { FramedSession, type FramedRequestHandler } from './transport/framed-session.js';
 import { LineSession } from './transport/line-session.js';
 import { RequestServer } from './transport/request-server.js';
+import { MpServer } from './transport/mp-connection/index.js';
 import type { DaemonStats } from './daemon-stats.js';
 
 export type { DaemonStats, DaemonInferenceStats } from './daemon-stats.js';
@@ -61,6 +62,7 @@ export class Daemon {
   #grpc: GrpcServer | undefined;
   /** Each camera's newest processed frame, for gRPC viewers (MainServer). */
   readonly cameras: CameraFrames;
+  #mp: MpServer | undefined;
   readonly #renderPool: RenderPool;
   readonly #notices: NoticeTargets;
   /** Accepted line tile requests and undelivered notices, across a crash (--state-dir); none in stdio mode or with --no-journal. */
@@ -227,6 +229,11 @@ export class Daemon {
     return this.#grpc?.port;
   }
 
+  /** The bound multiprocessing port, when --mp-port is set (after start). */
+  mpAddress(): net.AddressInfo | undefined {
+    return this.#mp?.address();
+  }
+
   /** The bound HTTP port, when --http-port is set (after start). */
   httpAddress(): net.AddressInfo | undefined {
     return this.#http?.address();
@@ -305,6 +312,22 @@ export class Daemon {
       });
       await this.#grpc.listen();
     }
+    if (c.mpPort !== undefined) {
+      this.#mp = new MpServer({
+        host: c.host,
+        port: c.mpPort,
+        authkey: c.mpAuthkey === undefined ? undefined : Buffer.from(c.mpAuthkey, 'utf8'),
+        maxConnections: c.maxConnections,
+        idleTimeoutMs: c.idleTimeoutMs,
+        maxMessageBytes: c.maxPayloadBytes,
+        pickleLimits: c.pickleLimits,
+        maxInputPixels: c.maxInputPixels,
+        handle: this.#framedHandle,
+        log: this.log.child({ wire: 'mp' }),
+      });
+      const mp = await this.#mp.listen();
+      this.log.info({ host: mp.address, port: mp.port, authkey: c.mpAuthkey !== undefined }, 'multiprocessing clients listening');
+    }
   }
 
   /** A framed session on any pair of streams (a socket, or stdin/stdout in stdio mode). */
@@ -363,6 +386,7 @@ export class Daemon {
       void this.scheduler.destroy();
       this.#server?.destroyConnections();
       void this.#grpc?.destroy();
+      this.#mp?.destroyConnections();
       return this.#stopping;
     }
     this.#stopping = this.#drainAndClose(true);
@@ -376,6 +400,7 @@ export class Daemon {
     const serverClosed = this.#server?.stopAccepting();
     // gRPC streams stop reading and end once their frames are answered.
     const grpcClosed = force ? this.#grpc?.destroy() : this.#grpc?.close();
+    const mpClosed = this.#mp?.stopAccepting();
     await accepting;
     if (force) await this.scheduler.destroy();
     else await this.scheduler.close();
@@ -399,9 +424,11 @@ export class Daemon {
       }
     }
     this.#server?.destroyConnections();
+    this.#mp?.destroyConnections();
     await this.#http?.close();
     await serverClosed;
     await grpcClosed;
+    await mpClosed;
     const undelivered = await this.#notices.close();
     if (undelivered > 0) this.log.warn({ undelivered, journalled: this.#journal?.open ?? false }, 'notices not delivered');
     this.#journal?.close();

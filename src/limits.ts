@@ -79,3 +79,15 @@ export const GRPC_STREAM_IN_FLIGHT = 32;
 
 /** Cameras whose newest frame is kept for viewers (gRPC MainServer); one more forgets the camera that sent nothing for longest. */
 export const MAX_CAMERAS = 64;
+
+/** Deepest nesting of lists, tuples and dicts in a pickle from a multiprocessing client (`--mp-port`). */
+export const MAX_PICKLE_DEPTH = 100;
+
+/** Values one pickle may push or put into containers: bounds its work and its memory. */
+export const MAX_PICKLE_ITEMS = 100_000;
+
+/** Memo slots one pickle may fill. */
+export const MAX_PICKLE_MEMO = 10_000;
+
+/** Longest integer (LONG1/LONG4) in a pickle, bytes. */
+export const MAX_PICKLE_INT_BYTES = 64;

@@ -82,6 +82,14 @@ if (want('pipeline')) {
   for (const r of pipe.rows) row('pipeline', r.figure, r.value, r.target ?? '');
 }
 
+if (want('grpc')) {
+  const { grpcBench } = await import('./grpc.js');
+  console.error('bench: gRPC vs framed ...');
+  const g = await grpcBench({ runs });
+  results.figures.grpc = g;
+  for (const r of g.rows) row('grpc', r.figure, r.value, r.target ?? '');
+}
+
 if (want('load')) {
   const { loadBench } = await import('./load.js');
   console.error('bench: load ...');
@@ -106,6 +114,14 @@ if (want('maps')) {
   const maps = await mapsBench({ runs });
   results.figures.maps = maps;
   for (const r of maps.rows) row('maps', r.figure, r.value, r.target ?? '');
+}
+
+if (want('mp')) {
+  const { mpBench } = await import('./mp.js');
+  console.error('bench: multiprocessing clients vs framed ...');
+  const mp = await mpBench();
+  results.figures.mp = mp;
+  for (const r of mp.rows) row('mp', r.figure, r.value, r.target ?? '');
 }
 
 const width = (k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length));

@@ -35,6 +35,8 @@ export class Metrics {
   readonly #inferenceSeconds: Histogram<'model'>;
   readonly #errors: Counter<'code'>;
   readonly #httpRequests: Counter<'route' | 'status'>;
+  readonly #grpcCalls: Counter<'method' | 'code'>;
+  readonly #grpcInFlight: Gauge<'method'>;
 
   readonly #ready: Gauge;
   readonly #queueLength: Gauge<'class'>;
@@ -94,6 +96,14 @@ export class Metrics {
       registers,
     });
 
+    this.#grpcCalls = new Counter({
+      name: 'mosaicd_grpc_calls_total',
+      help: 'gRPC calls ended, by method and status code (CANCELLED also counts calls gRPC itself ended, e.g. a message over --grpc-max-message-bytes)',
+      labelNames: ['method', 'code'],
+      registers,
+    });
+    this.#grpcInFlight = new Gauge({ name: 'mosaicd_grpc_calls_in_flight', help: 'gRPC calls open now, by method', labelNames: ['method'], registers });
+
     const gauge = <L extends string = string>(name: string, help: string, labelNames: L[] = []) =>
       new Gauge<L>({ name, help, labelNames, registers });
     // Every field is read through DaemonStats: renaming one there fails to compile here.
@@ -151,6 +161,17 @@ export class Metrics {
   /** An HTTP request answered (the HttpServer calls this). */
   countHttpRequest(route: HttpRoute, status: number): void {
     this.#httpRequests.inc({ route, status: String(status) });
+  }
+
+  /** A gRPC call began (the gRPC server's interceptor calls this). */
+  grpcCallStarted(method: string): void {
+    this.#grpcInFlight.inc({ method });
+  }
+
+  /** A gRPC call ended with status `code` (a name such as OK). */
+  grpcCallFinished(method: string, code: string): void {
+    this.#grpcCalls.inc({ method, code });
+    this.#grpcInFlight.dec({ method });
   }
 
   get contentType(): string {

@@ -123,6 +123,7 @@ function mapFrom(entries: ReadonlyMap<string, string>, where: string): TirexMap 
 
 function inlineEntries(m: TirexInlineMap): Map<string, string> {
   if (typeof m !== 'object' || m === null) throw new ConfigError('tirex map: an object with name and tiledir');
+  if (typeof m.tiledir !== 'string' || m.tiledir === '') throw new ConfigError(`tirex map ${JSON.stringify(m.name)} needs a tiledir`);
   const out = new Map<string, string>([
     ['name', String(m.name)],
     ['tiledir', path.resolve(String(m.tiledir))],
@@ -133,6 +134,9 @@ function inlineEntries(m: TirexInlineMap): Map<string, string> {
   for (const [k, v] of Object.entries(m.options ?? {})) {
     if (out.has(k)) throw new ConfigError(`tirex map "${m.name}": "${k}" is set twice (field and options)`);
     out.set(k, String(v));
+  }
+  for (const [k, v] of out) {
+    if (!/^[a-z0-9_]+$/.test(k) || /[\n\r]/.test(v)) throw new ConfigError(`tirex map "${m.name}" option ${JSON.stringify(k)}: a plain key and a one-line value`);
   }
   return out;
 }

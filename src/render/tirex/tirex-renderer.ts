@@ -5,7 +5,7 @@
  * process that exits is started again (with backoff); one silent past the
  * alive timeout gets HUP, TERM, KILL; exit code 10 disables the renderer.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -84,6 +84,12 @@ export class TirexRenderer {
     const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
     promise.catch(() => undefined);
     this.#ready = { promise, resolve, reject, settled: false };
+    // Debian's Mapnik backend refuses a map whose tiledir does not exist yet.
+    try {
+      mkdirSync(options.map.tiledir, { recursive: true });
+    } catch (err) {
+      throw new ConfigError(`tirex map "${options.map.name}": cannot create its tiledir ${options.map.tiledir}: ${(err as Error).message}`);
+    }
     if (options.inlineMap !== undefined) {
       this.#tmpDir = mkdtempSync(path.join(os.tmpdir(), 'mosaicd-tirex-'));
       const file = path.join(this.#tmpDir, `${options.map.name}.conf`);

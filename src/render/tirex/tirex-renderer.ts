@@ -47,6 +47,7 @@ interface Job {
   id: string;
   timer: NodeJS.Timeout | undefined;
   settled: boolean;
+  onAbort: (() => void) | undefined;
 }
 
 export interface TirexRendererStats {
@@ -104,6 +105,11 @@ export class TirexRenderer {
     this.#watch.unref();
   }
 
+  /** Render slots: one job per backend process at a time (the scheduler's MetaTileRenderer.size). */
+  get size(): number {
+    return this.options.procs;
+  }
+
   /** Resolves when a backend process has shown a sign of life; rejects when the renderer is disabled or its processes keep dying at start. */
   ready(): Promise<void> {
     return this.#ready.promise;
@@ -131,17 +137,16 @@ export class TirexRenderer {
     if (problem !== undefined) return Promise.reject(new BadTileError(problem));
     if (signal?.aborted) return Promise.reject(new CancelledError());
     return new Promise<RenderedTile[]>((resolve, reject) => {
-      const job: Job = { meta, resolve, reject, signal, attempts: 0, id: '', timer: undefined, settled: false };
-      signal?.addEventListener(
-        'abort',
-        () => {
+      const job: Job = { meta, resolve, reject, signal, attempts: 0, id: '', timer: undefined, settled: false, onAbort: undefined };
+      if (signal !== undefined) {
+        job.onAbort = () => {
           const i = this.#queue.indexOf(job);
           // A job a backend is already drawing runs to its end (tirex has no cancel); only its answer is dropped.
           if (i >= 0) this.#queue.splice(i, 1);
           this.#settle(job, new CancelledError());
-        },
-        { once: true },
-      );
+        };
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
       this.#queue.push(job);
       this.#dispatch();
     });
@@ -188,7 +193,7 @@ export class TirexRenderer {
     }
     if (this.#closed || this.#disabled !== undefined) return;
     const p = new BackendProcess(slot, port, this.options, this.#mapConfigs, {
-      alive: (proc) => this.#onAlive(proc),
+      alive: () => this.#onAlive(),
       reply: (proc, reply) => this.#onReply(proc, reply),
       exit: (proc, code, signal) => this.#onExit(proc, code, signal),
     }, this.#log);
@@ -197,13 +202,12 @@ export class TirexRenderer {
     this.#dispatch();
   }
 
-  #onAlive(p: BackendProcess): void {
+  #onAlive(): void {
     this.#startFailures = 0;
     if (!this.#ready.settled) {
       this.#ready.settled = true;
       this.#ready.resolve();
     }
-    void p;
   }
 
   #dispatch(): void {
@@ -363,6 +367,7 @@ export class TirexRenderer {
     if (job.settled) return;
     job.settled = true;
     clearTimeout(job.timer);
+    if (job.onAbort !== undefined) job.signal?.removeEventListener('abort', job.onAbort);
     if (err === undefined) {
       this.#stats.rendered++;
       job.resolve(tiles!);

@@ -161,3 +161,16 @@ t.test('a render past jobTimeoutMs fails with TIMEOUT and its process is replace
   await until(() => { const p = r.pids()[0]; return p !== undefined && p !== first; });
   t.pass('a new process took its slot');
 });
+
+t.test('a queued job whose signal aborts is CANCELLED; the job in hand still finishes', async (t) => {
+  if (!requireProgram(t, 'python3', 'python3')) return;
+  const tiledir = tempDir(t);
+  const r = startRenderer(t, { backend: FAULT_BACKEND, config: { fault: 'slow', slow_ms: 300 }, map: { name: 'slow', tiledir } });
+  const first = r.renderMetaTile({ z: 3, x: 0, y: 0, size: 8 });
+  const abort = new AbortController();
+  const second = r.renderMetaTile({ z: 4, x: 0, y: 0, size: 8 }, abort.signal);
+  abort.abort();
+  await t.rejects(second, { code: 'CANCELLED' });
+  t.equal((await first).length, 64);
+  t.equal(r.stats().rendered, 1);
+});

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { createTirexRenderer } from '../../../src/render/tirex/tirex-renderer.js';
 import { metatilePath } from '../../../src/render/tirex/metatile-file.js';
 import { tilesOfMeta } from '../../../src/tile/tile-coord.js';
-import { requireProgram } from '../../helpers/processes.js';
+import { ROOT, requireProgram } from '../../helpers/processes.js';
 import { EXAMPLE_BACKEND, FAULT_BACKEND, startRenderer, tempDir, tileColour, until } from './helpers.js';
 
 async function pixel(png: Uint8Array, x: number, y: number): Promise<number[]> {
@@ -173,4 +173,16 @@ t.test('a queued job whose signal aborts is CANCELLED; the job in hand still fin
   await t.rejects(second, { code: 'CANCELLED' });
   t.equal((await first).length, 64);
   t.equal(r.stats().rendered, 1);
+});
+
+t.test('a backend program that cannot be started (missing, not executable) disables the renderer with CONFIG_ERROR naming the program', async (t) => {
+  const dir = tempDir(t);
+  await t.rejects(createTirexRenderer({ backend: path.join(dir, 'nope'), map: { name: 'x', tiledir: dir } }), {
+    code: 'CONFIG_ERROR',
+    message: /could not be started.*ENOENT/,
+  });
+  await t.rejects(createTirexRenderer({ backend: path.join(ROOT, 'docs', 'tirex.md'), map: { name: 'x', tiledir: dir } }), {
+    code: 'CONFIG_ERROR',
+    message: /could not be started.*EACCES/,
+  });
 });

@@ -8,4 +8,4 @@ export {
   type TirexMap,
   type TirexRendererOptions,
 } from './options.js';
-export { metatilePath, parseMetatileFile } from './metatile-file.js';
+export { metatilePath, parseMetatileFile, readMetatileFile } from './metatile-file.js';

@@ -4,9 +4,11 @@
  * the PNGs. Entry of tile (dx, dy) in an n×n metatile: dx * n + dy.
  * The file is input from another process: every number is checked.
  */
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { MetaTile } from '../../tile/tile-coord.js';
 import { ProcessingError } from '../../errors.js';
+import { MAX_TIREX_METATILE_BYTES } from '../../limits.js';
 import type { RenderedTile } from '../meta.js';
 
 const HEADER_BYTES = 20;
@@ -54,4 +56,22 @@ export function parseMetatileFile(buf: Uint8Array, meta: MetaTile, metaSize: num
     }
   }
   return out;
+}
+
+/**
+ * Reads and parses a `.meta` file, refusing one over `maxBytes` before
+ * reading it (the size is checked on the open file, so a file swapped in
+ * between is caught too).
+ */
+export async function readMetatileFile(file: string, meta: MetaTile, metaSize: number, maxBytes = MAX_TIREX_METATILE_BYTES): Promise<RenderedTile[]> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size > maxBytes) throw new ProcessingError(`tirex metatile ${file} is ${size} bytes, over MAX_TIREX_METATILE_BYTES (${maxBytes})`);
+    const buf = Buffer.alloc(size);
+    const { bytesRead } = await fh.read(buf, 0, size, 0);
+    return parseMetatileFile(buf.subarray(0, bytesRead), meta, metaSize, file);
+  } finally {
+    await fh.close();
+  }
 }

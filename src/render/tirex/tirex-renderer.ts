@@ -6,7 +6,7 @@
  * alive timeout gets HUP, TERM, KILL; exit code 10 disables the renderer.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile, stat, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -18,14 +18,13 @@ import {
   ShuttingDownError,
   TimeoutError,
 } from '../../errors.js';
-import { MAX_TIREX_METATILE_BYTES } from '../../limits.js';
 import { silentLogger, type Logger } from '../../log.js';
 import type { MetaTile } from '../../tile/tile-coord.js';
 import type { RenderedTile } from '../meta.js';
 import { BackendProcess, freeUdpPort } from './backend-process.js';
 import { formatConf } from './conf-file.js';
 import { encodeRenderRequest, type TirexReply } from './message.js';
-import { metatilePath, parseMetatileFile } from './metatile-file.js';
+import { metatilePath, readMetatileFile } from './metatile-file.js';
 import { EXIT_CODE_DISABLE, resolveTirexOptions, type ResolvedTirexOptions, type TirexRendererOptions } from './options.js';
 
 /** Restart delay after a process dies young: doubles per death in a row, up to the max, ms. */
@@ -261,10 +260,7 @@ export class TirexRenderer {
       return;
     }
     try {
-      const { size } = await stat(expected);
-      if (size > MAX_TIREX_METATILE_BYTES) throw new ProcessingError(`tirex metatile ${expected} is ${size} bytes, over MAX_TIREX_METATILE_BYTES (${MAX_TIREX_METATILE_BYTES})`);
-      const buf = await readFile(expected);
-      const tiles = parseMetatileFile(buf, job.meta, this.options.map.metaSize, expected);
+      const tiles = await readMetatileFile(expected, job.meta, this.options.map.metaSize);
       if (!this.options.keepMetatiles) await unlink(expected).catch(() => undefined);
       this.#settle(job, undefined, tiles);
     } catch (err) {

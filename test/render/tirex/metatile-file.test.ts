@@ -4,9 +4,12 @@
  * back in tilesOfMeta order from tirex's column-major entries.
  */
 import t from 'tap';
-import { metatilePath, parseMetatileFile } from '../../../src/render/tirex/metatile-file.js';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { metatilePath, parseMetatileFile, readMetatileFile } from '../../../src/render/tirex/metatile-file.js';
+import { tempDir } from './helpers.js';
 import { decodeReply, encodeRenderRequest } from '../../../src/render/tirex/message.js';
-import { MAX_TIREX_MESSAGE_BYTES } from '../../../src/limits.js';
+import { MAX_TIREX_MESSAGE_BYTES, MAX_TIREX_METATILE_BYTES } from '../../../src/limits.js';
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -82,4 +85,15 @@ t.test('requests encode as tirex key=value lines; replies decode typed, and over
   t.equal(decodeReply(Buffer.alloc(MAX_TIREX_MESSAGE_BYTES + 1, 0x61)), undefined, 'over MAX_TIREX_MESSAGE_BYTES');
   t.equal(decodeReply(Buffer.from('result ok\n')), undefined, 'not key=value');
   t.equal(decodeReply(Buffer.from('x=-1\nresult=ok\n'))?.x, undefined, 'a number that is not a tile number is dropped');
+});
+
+t.test('readMetatileFile refuses a file over its byte limit (MAX_TIREX_METATILE_BYTES) before reading it, and reads one at the limit', async (t) => {
+  const file = path.join(tempDir(t), 'x.meta');
+  const buf = metaFile(4, 8, 0, 8);
+  writeFileSync(file, buf);
+  const meta = { z: 4, x: 8, y: 0, size: 8 };
+  t.equal((await readMetatileFile(file, meta, 8, buf.length)).length, 64, 'a file exactly at the limit is read');
+  await t.rejects(readMetatileFile(file, meta, 8, buf.length - 1), { code: 'PROCESSING_ERROR', message: /over MAX_TIREX_METATILE_BYTES/ });
+  t.ok(MAX_TIREX_METATILE_BYTES >= 64 * 1024 * 1024, 'the default leaves room for 64 busy 512 px PNGs');
+  await t.rejects(readMetatileFile(path.join(path.dirname(file), 'gone.meta'), meta, 8), { code: 'ENOENT' });
 });

@@ -2,6 +2,7 @@
 export { TirexRenderer, createTirexRenderer, type TirexRendererStats } from './tirex-renderer.js';
 export {
   resolveTirexOptions,
+  tirexGridProblem,
   TIREX_METATILE_SIZE,
   type ResolvedTirexOptions,
   type TirexInlineMap,

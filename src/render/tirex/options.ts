@@ -209,3 +209,15 @@ export function backendAliveSeconds(aliveTimeoutMs: number): number {
   const s = Math.floor(aliveTimeoutMs / 1000);
   return s > 40 ? s - 20 : Math.max(1, Math.floor(s / 2));
 }
+
+/**
+ * Why a mosaicd map's grid does not fit its tirex map (the backend decides
+ * the metatile and tile size), or undefined. For the map set to call at
+ * start-up and turn into a ConfigError.
+ */
+export function tirexGridProblem(spec: { readonly name: string; readonly metatile: number; readonly tileSize: number; readonly maxZoom: number }, map: TirexMap): string | undefined {
+  if (spec.metatile !== map.metaSize) return `map "${spec.name}": metatile ${spec.metatile}, but its tirex backend draws ${map.metaSize}×${map.metaSize} metatiles (metarowscols): set "metatile": ${map.metaSize}`;
+  if (spec.tileSize !== map.tileSize) return `map "${spec.name}": tileSize ${spec.tileSize}, but its tirex backend draws ${map.tileSize} px tiles (tilesize)`;
+  if (spec.maxZoom > map.maxz) return `map "${spec.name}": maxZoom ${spec.maxZoom} is above its tirex map's maxz ${map.maxz}`;
+  return undefined;
+}

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { backendAliveSeconds, resolveTirexOptions } from '../../../src/render/tirex/options.js';
+import { backendAliveSeconds, resolveTirexOptions, tirexGridProblem } from '../../../src/render/tirex/options.js';
 import { parseConf } from '../../../src/render/tirex/conf-file.js';
 import { MAX_TIREX_PROCS, TIREX_ALIVE_TIMEOUT_MS } from '../../../src/limits.js';
 import { backendEnv } from '../../../src/render/tirex/backend-process.js';
@@ -78,4 +78,12 @@ t.test('backends are told a shorter alive timeout than mosaicd waits (tirex: 20 
   t.equal(backendAliveSeconds(480_000), 460);
   t.equal(backendAliveSeconds(2000), 1);
   t.equal(backendAliveSeconds(10_000), 5);
+});
+
+t.test('tirexGridProblem: a mosaicd map must use its backend\'s metatile and tile size, and no zoom above its maxz', async (t) => {
+  const map = { name: 'osm', tiledir: '/t', minz: 0, maxz: 18, tileSize: 256, metaSize: 8 };
+  t.equal(tirexGridProblem({ name: 'osm', metatile: 8, tileSize: 256, maxZoom: 18 }, map), undefined);
+  t.match(tirexGridProblem({ name: 'osm', metatile: 4, tileSize: 256, maxZoom: 18 }, map), /draws 8×8 metatiles .*set "metatile": 8/);
+  t.match(tirexGridProblem({ name: 'osm', metatile: 8, tileSize: 512, maxZoom: 18 }, map), /256 px tiles/);
+  t.match(tirexGridProblem({ name: 'osm', metatile: 8, tileSize: 256, maxZoom: 20 }, map), /above its tirex map's maxz 18/);
 });

@@ -54,6 +54,18 @@ if (want('tiles')) {
   row('tiles', 'cached tiles, 8 connections, persistent notices', `${fmt(persistent.noticesPerSecond, 0)} notices/s`, '>= 20,000');
 }
 
+if (want('isolation')) {
+  const { isolationCost } = await import('./tiles.js');
+  console.error('bench: process isolation for the built-in renderer (threads vs processes, interleaved) ...');
+  const iso = await isolationCost({ runs });
+  results.figures.isolation = iso;
+  row('isolation', `cold z0-6 pyramid (${iso.tiles} tiles), render threads`, `${fmt(iso.threadTilesPerSecond, 0)} tiles/s`);
+  row('isolation', 'same, render processes (--isolation process)', `${fmt(iso.processTilesPerSecond, 0)} tiles/s`);
+  row('isolation', 'processes / threads', fmt(iso.ratio, 2));
+  row('isolation', 'resident memory per render process (end of pyramid)', `${fmt(iso.renderProcessRssMb, 0)} MB`);
+  row('isolation', 'daemon RSS at the end: threads / processes', `${fmt(iso.daemonRssMb.thread, 0)} / ${fmt(iso.daemonRssMb.process, 0)} MB`);
+}
+
 if (want('inference')) {
   const { inferenceBench } = await import('./inference.js');
   console.error('bench: inference ...');
@@ -76,6 +88,16 @@ if (want('load')) {
   const load = await loadBench();
   results.figures.load = load;
   for (const r of load.rows) row('load', r.figure, r.value, r.target ?? '');
+}
+
+if (want('journal')) {
+  const { journalBench } = await import('./journal.js');
+  const j = await journalBench({ runs });
+  results.figures.journal = j;
+  const slower = (r) => `${fmt((1 - r) * 100, 1)}% slower`;
+  const cpu = (f) => `CPU ${fmt(f.cpuMsPer1000Off, 0)} / ${fmt(f.cpuMsPer1000On, 0)} ms per 1,000 (${fmt((f.cpuRatio - 1) * 100, 1)}% more)`;
+  row('journal', 'cached line notices/s, journal off / on', `${fmt(j.cachedNotices.off, 0)} / ${fmt(j.cachedNotices.on, 0)} (${slower(j.cachedNotices.ratio)}); ${cpu(j.cachedNotices)}`, '<= 10% slower');
+  row('journal', 'cold z0-5 line tiles/s, journal off / on', `${fmt(j.coldTiles.off, 0)} / ${fmt(j.coldTiles.on, 0)} (${slower(j.coldTiles.ratio)}); ${cpu(j.coldTiles)}`, '<= 10% slower');
 }
 
 if (want('tirex')) {

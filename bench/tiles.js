@@ -10,23 +10,62 @@ import { startDaemon, median, percentile, memoryOf } from './lib.js';
 const WORLD = [-180, -85.0511287798, 180, 85.0511287798];
 
 /** Cold z0–6 pyramid through a fresh daemon: tiles/s, median of `runs`. */
-export async function coldPyramid({ metatile, runs, maxZoom = 6 }) {
+export async function coldPyramid({ metatile, runs, maxZoom = 6, args = [] }) {
   const range = { minZoom: 0, maxZoom, bbox: WORLD };
   const total = countTiles(range);
   const rates = [];
-  for (let i = 0; i < runs; i++) {
-    const d = await startDaemon(['--metatile', String(metatile)]);
-    try {
-      const started = performance.now();
-      const p = await new Seeder().run(enumerateTiles(range, metatile), { host: '127.0.0.1', port: d.port, command: 'bulk', force: false });
-      const seconds = (performance.now() - started) / 1000;
-      if (p.errors > 0) throw new Error(`${p.errors} tiles failed`);
-      rates.push(total / seconds);
-    } finally {
-      await d.stop();
-    }
-  }
+  for (let i = 0; i < runs; i++) rates.push((await pyramidOnce(range, metatile, args)).tilesPerSecond);
   return { tiles: total, tilesPerSecond: median(rates), runs: rates };
+}
+
+/** One cold pyramid through a fresh daemon; also the resident memory of its render processes at the end (if any). */
+async function pyramidOnce(range, metatile, args) {
+  const total = countTiles(range);
+  const d = await startDaemon(['--metatile', String(metatile), ...args]);
+  try {
+    const started = performance.now();
+    const p = await new Seeder().run(enumerateTiles(range, metatile), { host: '127.0.0.1', port: d.port, command: 'bulk', force: false });
+    const seconds = (performance.now() - started) / 1000;
+    if (p.errors > 0) throw new Error(`${p.errors} tiles failed`);
+    const { render } = await d.client.stats();
+    const processRss = [];
+    for (const pid of render.pids ?? []) processRss.push((await memoryOf(pid)).rssMb);
+    return { tilesPerSecond: total / seconds, processRss, daemonRssMb: (await memoryOf(d.child.pid)).rssMb };
+  } finally {
+    await d.stop();
+  }
+}
+
+/**
+ * The cost of process isolation for the built-in renderer: the cold z0–6
+ * pyramid (metatile 8) with render threads and with render processes, runs
+ * interleaved in the same session (thread, process, thread, ...), medians and
+ * their ratio; and the resident memory of one render process at the end.
+ */
+export async function isolationCost({ runs, metatile = 8 }) {
+  const range = { minZoom: 0, maxZoom: 6, bbox: WORLD };
+  const thread = [];
+  const proc = [];
+  const rss = [];
+  const daemonRss = { thread: [], process: [] };
+  for (let i = 0; i < runs; i++) {
+    const t = await pyramidOnce(range, metatile, ['--isolation', 'thread']);
+    thread.push(t.tilesPerSecond);
+    daemonRss.thread.push(t.daemonRssMb);
+    const p = await pyramidOnce(range, metatile, ['--isolation', 'process']);
+    proc.push(p.tilesPerSecond);
+    daemonRss.process.push(p.daemonRssMb);
+    rss.push(...p.processRss);
+  }
+  return {
+    tiles: countTiles(range),
+    threadTilesPerSecond: median(thread),
+    processTilesPerSecond: median(proc),
+    ratio: median(proc) / median(thread),
+    runs: { thread, process: proc },
+    renderProcessRssMb: median(rss),
+    daemonRssMb: { thread: median(daemonRss.thread), process: median(daemonRss.process) },
+  };
 }
 
 async function send(port, text) {

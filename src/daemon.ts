@@ -2,17 +2,18 @@ import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import type net from 'node:net';
 import { createLogger, type Logger } from './log.js';
-import { ConfigError, ProcessingError } from './errors.js';
-import { resolveConfig, type DaemonConfig, type DaemonConfigInput } from './config/daemon-config.js';
+import { ConfigError } from './errors.js';
+import { resolveConfig, stateDirOf, type DaemonConfig, type DaemonConfigInput } from './config/daemon-config.js';
 import { InferenceEngine } from './inference/engine.js';
 import { RenderPool } from './render/render-pool.js';
 import { InferenceLane } from './scheduler/inference-lane.js';
 import { TileScheduler } from './scheduler/tile-scheduler.js';
-import { FramedService, type TestFaults } from './service/framed-service.js';
-import { metaTileOf } from './tile/tile-coord.js';
+import { FramedService } from './service/framed-service.js';
 import { daemonBackend, instrumentFramed, observeRenders } from './http/daemon-backend.js';
 import { HttpServer } from './http/http-server.js';
 import { Metrics } from './http/metrics.js';
+import { SqliteJournal } from './notify/journal.js';
+import { formatErrorNotice } from './protocol/line-command.js';
 import { NoticeTargets } from './service/notice-targets.js';
 import { LineService } from './service/line-service.js';
 import { TileApi } from './service/tile-api.js';
@@ -31,12 +32,6 @@ export interface DaemonOptions {
   log?: Logger;
   /** Backoff start for completion notices, ms (tests shorten it). */
   noticeRetryBaseMs?: number;
-  /**
-   * TEST ONLY: enables the framed `test_fault` command, which makes a render
-   * or inference worker throw, hang or crash. Default: the environment
-   * variable MOSAICD_TEST_FAULTS=1; off otherwise. Never set it in production.
-   */
-  testFaults?: boolean;
 }
 
 /**
@@ -63,6 +58,8 @@ export class Daemon {
   #http: HttpServer | undefined;
   readonly #renderPool: RenderPool;
   readonly #notices: NoticeTargets;
+  /** Accepted line tile requests and undelivered notices, across a crash (--state-dir); none in stdio mode or with --no-journal. */
+  readonly #journal: SqliteJournal | undefined;
   readonly #inference: { engine: InferenceEngine; lane: InferenceLane } | undefined;
   #server: RequestServer | undefined;
   #stopping: Promise<void> | undefined;
@@ -73,15 +70,21 @@ export class Daemon {
   /** Resolves once the daemon has stopped, by stop(), destroy(), `stop` or `shutdown`. */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
 
-  private constructor(config: Readonly<DaemonConfig>, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions) {
+  private constructor(config: Readonly<DaemonConfig>, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions, journal: SqliteJournal | undefined) {
     this.config = config;
     this.log = log;
+    this.#journal = journal;
     this.store = new TileStore({ dir: config.tilesDir, layout: config.layout });
     this.#renderPool = new RenderPool({
       workers: config.concurrency,
       tileSize: config.tileSize,
       palette: config.palette,
       timeoutMs: config.renderTimeoutMs,
+      isolation: config.isolation,
+      recycleAfterJobs: config.recycleAfterJobs,
+      recycleRssMb: config.recycleRssMb,
+      restartBackoffMs: config.restartBackoffMs,
+      maxRestartBackoffMs: config.maxRestartBackoffMs,
     });
     const store = this.store;
     this.scheduler = new TileScheduler({
@@ -97,6 +100,7 @@ export class Daemon {
       mode: config.callbackMode,
       maxPending: config.maxPendingNotices,
       log,
+      journal,
       ...(options.noticeRetryBaseMs ? { retryBaseMs: options.noticeRetryBaseMs } : {}),
     });
     this.tiles = new TileApi({ scheduler: this.scheduler, maxZoom: config.maxZoom, prefetch: config.prefetch });
@@ -124,23 +128,11 @@ export class Daemon {
       adminToken: config.adminToken,
       log,
       stats: () => this.stats(),
-      testFaults: (options.testFaults ?? process.env['MOSAICD_TEST_FAULTS'] === '1') ? this.#testFaults(engine) : undefined,
     });
     this.#framedHandle = instrumentFramed(this.framed.handle, this.metrics, {
       modelFor: (camera, model) => this.framed.modelFor(camera, model),
       known: (model) => this.#inference?.engine.hasModel(model) ?? false,
     });
-  }
-
-  /** TEST ONLY: the hooks behind the framed `test_fault` command (MOSAICD_TEST_FAULTS=1). */
-  #testFaults(engine: InferenceEngine | undefined): TestFaults {
-    this.log.warn('MOSAICD_TEST_FAULTS is on: the framed test_fault command can crash workers. Never use this in production.');
-    const pool = this.#renderPool;
-    return {
-      armRender: (tile, fault) => pool.armFaultForTest(metaTileOf(tile, this.config.metatile), fault),
-      render: (fault) => pool.injectFaultForTest(fault),
-      inference: (fault) => (engine ? engine.injectFaultForTest(fault) : Promise.reject(new ProcessingError('inference is not enabled in this daemon'))),
-    };
   }
 
   /** Validates the config, cleans up after a crash, starts workers and (unless `listen: false`) the request port. */
@@ -171,9 +163,20 @@ export class Daemon {
         }
       }
     }
-    const daemon = new Daemon(config, log, engine, options);
+    // Only a daemon that serves the line protocol journals (a stdio child shares the tiles folder, not the work).
+    let journal: SqliteJournal | undefined;
+    if (config.journal && options.listen !== false) {
+      try {
+        journal = new SqliteJournal(stateDirOf(config), log);
+      } catch (err) {
+        await engine?.close();
+        throw err;
+      }
+    }
+    const daemon = new Daemon(config, log, engine, options, journal);
     const removed = await daemon.store.cleanTemporaryFiles();
     if (removed > 0) log.warn({ removed }, 'removed temporary tile files left by an earlier crash');
+    daemon.#resume();
     if (options.listen !== false) {
       try {
         await daemon.#listen();
@@ -183,6 +186,27 @@ export class Daemon {
       }
     }
     return daemon;
+  }
+
+  /** Delivers the notices and re-queues the tile requests an earlier run left in the journal. */
+  #resume(): void {
+    if (this.#journal === undefined) return;
+    const { notices, tiles, skipped } = this.#journal.recover();
+    if (notices.length + tiles.length + skipped.length === 0) return;
+    this.log.info({ notices: notices.length, tiles: tiles.length, skipped: skipped.length }, 'journal: resuming the work an earlier run left');
+    if (skipped.length > 0) this.log.warn({ skipped }, `journal: skipped ${skipped.length} records that do not parse`);
+    this.#notices.restore(notices);
+    for (const r of tiles) {
+      const notifier = this.#notices.at(r.host, r.port);
+      const [z, x, y] = r.tile.split('_').map(Number) as [number, number, number];
+      try {
+        this.lines.resume(this.tiles.coord(z, x, y), r.cls, r.clientId, r.force, notifier, r.id);
+      } catch (err) {
+        // e.g. --max-zoom lowered since: tell its listener, as a new request would be told.
+        this.log.warn({ tile: r.tile, err: (err as Error).message }, 'journal: a tile request from an earlier run is no longer valid');
+        void notifier.enqueue(formatErrorNotice(r.tile, (err as Error).message), { overLimit: true, answers: r.id });
+      }
+    }
   }
 
   /** The bound request port (after start). */
@@ -322,7 +346,9 @@ export class Daemon {
   async #drainAndClose(force: boolean): Promise<void> {
     this.log.info({ force }, force ? 'stopping now' : 'stopping: finishing queued work');
     this.tiles.beginStop();
+    const accepting = this.lines.settleAccepted();
     const serverClosed = this.#server?.stopAccepting();
+    await accepting;
     if (force) await this.scheduler.destroy();
     else await this.scheduler.close();
     await this.#inference?.lane.close();
@@ -348,7 +374,8 @@ export class Daemon {
     await this.#http?.close();
     await serverClosed;
     const undelivered = await this.#notices.close();
-    if (undelivered > 0) this.log.warn({ undelivered }, 'notices not delivered');
+    if (undelivered > 0) this.log.warn({ undelivered, journalled: this.#journal?.open ?? false }, 'notices not delivered');
+    this.#journal?.close();
     await this.#renderPool.close();
     await this.#inference?.engine.close();
     this.log.info('stopped');

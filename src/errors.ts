@@ -24,6 +24,8 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** A configuration file, flag or model config is invalid. */
   CONFIG_ERROR: 'CONFIG_ERROR',
+  /** The journal (--state-dir) cannot be written (disk full, unwritable folder): the request was not accepted. */
+  STORAGE_ERROR: 'STORAGE_ERROR',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -105,6 +107,13 @@ export class ConfigError extends MosaicError {
   constructor(message: string) {
     super(ErrorCode.CONFIG_ERROR, message);
     this.name = 'ConfigError';
+  }
+}
+
+export class StorageError extends MosaicError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.STORAGE_ERROR, message, options);
+    this.name = 'StorageError';
   }
 }
 

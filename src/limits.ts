@@ -56,6 +56,22 @@ export const STOP_NOTICE_TIMEOUT_MS = 60_000;
 export const MAX_DETECTIONS = 300;
 
 /**
+ * First delay before replacing a worker (render or inference) that died
+ * again without completing a job in between, ms; it doubles with each such
+ * death up to MAX_RESTART_BACKOFF_MS. The first death is replaced at once.
+ */
+export const RESTART_BACKOFF_MS = 250;
+
+/** Longest delay before replacing a worker that keeps dying, ms (a broken install must not spin). */
+export const MAX_RESTART_BACKOFF_MS = 30_000;
+
+/** A render worker is replaced after this many metatiles (0 = never); bounds slow leaks in long-running renderers. */
+export const RECYCLE_AFTER_JOBS = 0;
+
+/** A render process reporting more resident memory than this after a job is replaced, MB (0 = never). Threads share the daemon's RSS, so this applies to `--isolation process`. */
+export const RECYCLE_RSS_MB = 1024;
+
+/**
  * tirex backends (src/render/tirex/): a backend silent (no alive message, no
  * reply) this long is stopped (HUP, TERM, KILL) and replaced, ms. tirex's
  * backend manager waits 8 minutes; the backend is told 20 s less.

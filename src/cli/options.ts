@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { ConfigError } from '../errors.js';
-import { DEFAULT_CONFIG, resolveConfig, type DaemonConfig } from '../config/daemon-config.js';
+import { DEFAULT_CONFIG, parseEnvBoolean, parseEnvNumber, resolveConfig, type DaemonConfig } from '../config/daemon-config.js';
 
-/** Flags shared by every command that talks to a running daemon. */
+/** Flags shared by every command that talks to a running daemon; resolve them with clientConfigFromArgv. */
 export function connectionOptions<T>(y: Argv<T>) {
   return y
-    .option('host', { type: 'string', describe: `daemon host (default ${DEFAULT_CONFIG.host})` })
-    .option('port', { type: 'number', describe: `daemon request port (default ${DEFAULT_CONFIG.port})` });
+    .option('host', { type: 'string', describe: `daemon host (default: --config, MOSAICD_HOST, else ${DEFAULT_CONFIG.host})` })
+    .option('port', { type: 'number', describe: `daemon request port (default: --config, MOSAICD_PORT, else ${DEFAULT_CONFIG.port})` })
+    .option('config', { type: 'string', describe: 'the JSON config file serve reads: the port, host, admin token and tile settings come from it' });
 }
 
 /** The daemon's flags, as data: name → yargs option. Defaults live in DEFAULT_CONFIG, shown in the help. */
@@ -20,12 +21,19 @@ export const DAEMON_FLAGS = {
   'http-port': { type: 'number', describe: 'HTTP port: tiles, viewer at /, /metrics, /healthz, /readyz (default off; 0 = any free port)' },
   'callback-mode': { choices: ['short', 'persistent'], describe: 'one connection per notice, or one kept open (default short)' },
   'tiles-dir': { type: 'string', describe: `where tiles are written (default ${DEFAULT_CONFIG.tilesDir})` },
+  'state-dir': { type: 'string', describe: 'the journal of accepted line tile requests and undelivered notices, kept across a crash (default: <tiles-dir>/.mosaicd-state)' },
+  journal: { type: 'boolean', describe: 'journal requests and notices in --state-dir (default true; --no-journal keeps them in memory only, lost in a crash)' },
   layout: { choices: ['flat', 'zxy'], describe: 'tile file layout: Z_X_Y.png or Z/X/Y.png (default flat)' },
   'tile-size': { type: 'number', choices: [256, 512], describe: 'tile size in pixels (default 256)' },
   palette: { type: 'boolean', describe: '8-bit palette PNG like Mapnik png256 (default true; --no-palette for truecolour)' },
   metatile: { type: 'number', describe: 'render N×N tiles at once: 1, 2, 4, 8 or 16 (default 8)' },
   'max-zoom': { type: 'number', describe: `highest zoom rendered (default ${DEFAULT_CONFIG.maxZoom})` },
   concurrency: { type: 'number', describe: `render worker threads (default: cores, here ${DEFAULT_CONFIG.concurrency})` },
+  isolation: { choices: ['thread', 'process'], describe: 'built-in renderer workers: threads sharing geometry, or child processes so a native crash fails one job (default thread)' },
+  'recycle-after-jobs': { type: 'number', describe: `replace a render worker after this many metatiles (default ${DEFAULT_CONFIG.recycleAfterJobs}; 0 = never)` },
+  'recycle-rss-mb': { type: 'number', describe: `replace a render process past this resident size, MB (default ${DEFAULT_CONFIG.recycleRssMb}; 0 = never; processes only)` },
+  'restart-backoff-ms': { type: 'number', describe: `first delay before replacing a worker that keeps dying, doubling (default ${DEFAULT_CONFIG.restartBackoffMs})` },
+  'max-restart-backoff-ms': { type: 'number', describe: `longest such delay (default ${DEFAULT_CONFIG.maxRestartBackoffMs})` },
   prefetch: { type: 'boolean', describe: 'render the ring around each viewport and the zooms above and below (default false)' },
   'queue-limit': { type: 'array', string: true, describe: 'queued tiles per class, e.g. --queue-limit bulk=100000 visible=1000 (defaults in docs/operations.md)' },
   'camera-model': { type: 'array', string: true, describe: 'camera → model routes, e.g. --camera-model 3=text-direction "*=ocr" (default "*=ocr")' },
@@ -55,13 +63,14 @@ export const DAEMON_FLAGS = {
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** `key=value` pairs (from a flag or a comma-separated variable) → an object; numbers where asked. */
-function pairs(flag: string, items: readonly string[], numeric: boolean): Record<string, string | number> {
+function pairs(flag: string, items: readonly string[], numeric: boolean, variable?: string): Record<string, string | number> {
   const out: Record<string, string | number> = {};
   for (const item of items) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`--${flag} takes key=value pairs, e.g. ${flag === 'queue-limit' ? 'bulk=100000' : '3=text-direction'}; got ${JSON.stringify(item)}`);
+    if (eq <= 0) throw new ConfigError(`${variable ?? `--${flag}`} takes key=value pairs, e.g. ${flag === 'queue-limit' ? 'bulk=100000' : '3=text-direction'}; got ${JSON.stringify(item)}`);
+    const key = item.slice(0, eq);
     const value = item.slice(eq + 1);
-    out[item.slice(0, eq)] = numeric ? Number(value) : value;
+    out[key] = !numeric ? value : variable ? parseEnvNumber(`${variable} (${key})`, value) : Number(value);
   }
   return out;
 }
@@ -72,7 +81,10 @@ const PAIR_FLAGS: Record<string, { field: keyof DaemonConfig; numeric: boolean }
   'camera-model': { field: 'cameraModels', numeric: false },
 };
 
-/** The config fields that can come from the environment as MOSAICD_<SNAKE_CASE>. */
+/**
+ * The config fields that can come from the environment as MOSAICD_<SNAKE_CASE>.
+ * Each variable is parsed strictly and validated on its own, so an error names it.
+ */
 function fromEnv(env: NodeJS.ProcessEnv): Partial<DaemonConfig> {
   const out: Record<string, unknown> = {};
   for (const flag of Object.keys(DAEMON_FLAGS)) {
@@ -82,15 +94,14 @@ function fromEnv(env: NodeJS.ProcessEnv): Partial<DaemonConfig> {
     if (raw === undefined) continue;
     const spec = DAEMON_FLAGS[flag as keyof typeof DAEMON_FLAGS] as { type?: string };
     const pair = PAIR_FLAGS[flag];
-    if (pair) {
-      out[pair.field] = pairs(flag, raw.split(',').filter(Boolean), pair.numeric);
-      continue;
-    }
-    out[camel(flag)] =
-      spec.type === 'number' || flag === 'tile-size' ? Number(raw)
-      : spec.type === 'boolean' ? raw === 'true' || raw === '1'
+    const field = pair ? pair.field : camel(flag);
+    out[field] = pair
+      ? pairs(flag, raw.split(',').filter(Boolean), pair.numeric, name)
+      : spec.type === 'number' || flag === 'tile-size' ? parseEnvNumber(name, raw)
+      : spec.type === 'boolean' ? parseEnvBoolean(name, raw)
       : spec.type === 'array' ? raw.split(',').filter(Boolean)
       : raw;
+    resolveConfig({ [field]: out[field] }, `environment variable ${name}`);
   }
   return out as Partial<DaemonConfig>;
 }
@@ -124,6 +135,5 @@ export function configFromArgv(argv: Record<string, unknown>, env: NodeJS.Proces
   const file = typeof argv.config === 'string' ? fromFile(argv.config) : {};
   resolveConfig(file, `config file ${String(argv.config)}`);
   const envConfig = fromEnv(env);
-  resolveConfig(envConfig, 'environment (MOSAICD_*)');
   return resolveConfig({ ...file, ...envConfig, ...flags }, 'flags');
 }

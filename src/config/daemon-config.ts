@@ -1,9 +1,14 @@
 import os from 'node:os';
+import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import {
   DEFAULT_MAX_ZOOM,
   IDLE_TIMEOUT_MS,
   INFERENCE_TIMEOUT_MS,
+  MAX_RESTART_BACKOFF_MS,
+  RECYCLE_AFTER_JOBS,
+  RECYCLE_RSS_MB,
+  RESTART_BACKOFF_MS,
   MAX_CONNECTIONS,
   MAX_DETECTIONS,
   MAX_FRAME_JSON_BYTES,
@@ -30,13 +35,26 @@ export interface DaemonConfig {
   httpPort: number | undefined;
   callbackMode: 'short' | 'persistent';
   tilesDir: string;
+  /** The journal's folder (durable requests and notices); undefined = `<tilesDir>/.mosaicd-state`. */
+  stateDir: string | undefined;
+  /** Journal accepted line tile requests and undelivered notices (off: memory only, lost in a crash). */
+  journal: boolean;
   layout: 'flat' | 'zxy';
   tileSize: 256 | 512;
   palette: boolean;
   metatile: number;
   maxZoom: number;
-  /** Render worker threads. */
+  /** Render workers. */
   concurrency: number;
+  /** Render workers as threads (shared geometry) or child processes (a native crash takes one job). */
+  isolation: 'thread' | 'process';
+  /** Replace a render worker after this many metatiles; 0 = never. */
+  recycleAfterJobs: number;
+  /** Replace a render process past this resident size, MB; 0 = never. */
+  recycleRssMb: number;
+  /** First delay before replacing a worker that keeps dying, ms (doubles). */
+  restartBackoffMs: number;
+  maxRestartBackoffMs: number;
   prefetch: boolean;
   queueLimits: Record<PriorityClass, number>;
   inferenceQueueLimit: number;
@@ -76,12 +94,19 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   httpPort: undefined,
   callbackMode: 'short',
   tilesDir: './tiles',
+  stateDir: undefined,
+  journal: true,
   layout: 'flat',
   tileSize: 256,
   palette: true,
   metatile: 8,
   maxZoom: DEFAULT_MAX_ZOOM,
   concurrency: os.availableParallelism(),
+  isolation: 'thread',
+  recycleAfterJobs: RECYCLE_AFTER_JOBS,
+  recycleRssMb: RECYCLE_RSS_MB,
+  restartBackoffMs: RESTART_BACKOFF_MS,
+  maxRestartBackoffMs: MAX_RESTART_BACKOFF_MS,
   prefetch: false,
   queueLimits: { ...DEFAULT_QUEUE_LIMITS },
   inferenceQueueLimit: DEFAULT_INFERENCE_QUEUE_LIMIT,
@@ -129,12 +154,19 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   httpPort: (v) => (v === undefined ? undefined : int(0, 65535)(v)),
   callbackMode: oneOf('short', 'persistent'),
   tilesDir: str,
+  stateDir: optStr,
+  journal: bool,
   layout: oneOf('flat', 'zxy'),
   tileSize: oneOf(256, 512),
   palette: bool,
   metatile: oneOf(1, 2, 4, 8, 16),
   maxZoom: int(0, MAX_SUPPORTED_ZOOM),
   concurrency: int(1, 256),
+  isolation: oneOf('thread', 'process'),
+  recycleAfterJobs: int(0, 1_000_000_000),
+  recycleRssMb: int(0, 1024 * 1024),
+  restartBackoffMs: int(1, 3600 * 1000),
+  maxRestartBackoffMs: int(1, 24 * 3600 * 1000),
   prefetch: bool,
   queueLimits: (v) => {
     if (typeof v !== 'object' || v === null) return 'an object of class → limit';
@@ -192,4 +224,29 @@ export function resolveConfig(input: DaemonConfigInput, source = 'options'): Rea
     }
   }
   return Object.freeze(merged as unknown as DaemonConfig);
+}
+
+/** The folder of the journal: --state-dir, else `.mosaicd-state` inside the tiles folder. */
+export function stateDirOf(config: Pick<DaemonConfig, 'stateDir' | 'tilesDir'>): string {
+  return config.stateDir ?? path.join(config.tilesDir, '.mosaicd-state');
+}
+
+/**
+ * A `MOSAICD_*` boolean: `true`/`false` or `1`/`0` (any case). Anything else
+ * is refused, naming the variable: `MOSAICD_PREFETCH=yes` must not quietly mean false.
+ */
+export function parseEnvBoolean(name: string, raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(`environment variable ${name} must be true, false, 1 or 0; got ${JSON.stringify(raw)}`);
+}
+
+/** A `MOSAICD_*` number: decimal digits only, so `""`, `0x10` or `1e3` cannot become 0 or a surprise. */
+export function parseEnvNumber(name: string, raw: string): number {
+  const value = raw.trim();
+  if (!/^-?\d+(\.\d+)?$/.test(value)) {
+    throw new ConfigError(`environment variable ${name} must be a number; got ${JSON.stringify(raw)}`);
+  }
+  return Number(value);
 }

@@ -3,9 +3,9 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CancelledError, ConfigError, MosaicError, ProtocolError, ShuttingDownError, codeOf } from '../errors.js';
 import { INFERENCE_TIMEOUT_MS, MAX_DETECTIONS, MAX_INPUT_PIXELS } from '../limits.js';
-import { spawnWorker } from '../util/spawn-worker.js';
+import { threadWorker } from '../pool/thread-worker.js';
 import { loadModelRepository, type ModelConfig } from './config.js';
-import type { TestFault, WorkerInit } from './messages.js';
+import type { WorkerInit } from './messages.js';
 import type { InferenceResult } from './types.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -102,7 +102,7 @@ export class InferenceEngine {
       size: options.workers,
       jobsPerWorker: options.jobsPerWorker ?? (options.maxBatch > 1 ? 4 : 2),
       timeoutMs: options.timeoutMs,
-      spawn: () => spawnWorker(import.meta.url, 'inference-worker', { workerData }),
+      spawn: () => threadWorker(import.meta.url, 'inference-worker', workerData),
       onEvent: (e) => {
         if (e.type === 'batch') {
           const s = this.stat.get(e.model);
@@ -168,12 +168,6 @@ export class InferenceEngine {
       }
       throw err;
     }
-  }
-
-  /** @internal TEST ONLY (MOSAICD_TEST_FAULTS=1): see WorkerPool.injectFaultForTest. */
-  injectFaultForTest(fault: TestFault): Promise<void> {
-    if (this.closed) return Promise.reject(new ShuttingDownError());
-    return this.pool.injectFaultForTest(fault);
   }
 
   /** True once every worker has loaded the preloaded models (and until close()). */

@@ -1,8 +1,7 @@
 import type { ModelConfig } from './config.js';
 import type { InferenceResult, WireError } from './types.js';
-import type { TestFault } from '../util/test-fault.js';
 
-/** workerData for inference-worker.ts. */
+/** Init data for inference-worker.ts (workerData of its thread). */
 export interface WorkerInit {
   models: ModelConfig[];
   intraOpThreads: number;
@@ -14,22 +13,19 @@ export interface WorkerInit {
   preload: string[];
 }
 
-/**
- * TEST ONLY (MOSAICD_TEST_FAULTS=1): makes the worker misbehave on one job:
- * 'throw' fails it (error as data), 'uncaught' throws outside any job (the
- * worker dies), 'exit' ends the thread, 'hang' never answers (TIMEOUT).
- */
-export type { TestFault } from '../util/test-fault.js';
+/** One request, inside the pool's job envelope. The image is structured-cloned: the caller keeps its buffer (a request may be retried). */
+export interface InferenceJob {
+  model: string;
+  image: Uint8Array;
+}
 
-/** Main → worker. The image is structured-cloned: the caller keeps its buffer (see worker-pool.ts). */
-export type ToWorker =
-  | { type: 'run'; id: number; model: string; image: Uint8Array }
-  | { type: 'test-fault'; id: number; fault: TestFault };
+/** A job's answer; result PNGs are transferred, not copied. */
+export type InferenceAnswer = InferenceResult[];
 
-/** Worker → main. Result PNGs are transferred, not copied. Errors travel as data. */
-export type FromWorker =
-  | { type: 'done'; id: number; results: InferenceResult[] }
-  | { type: 'fail'; id: number; error: WireError }
+/** What a worker reports besides answers. */
+export type WorkerEvent =
   | { type: 'batch'; model: string; size: number }
-  | { type: 'ready' }
   | { type: 'preload-failed'; model: string; error: WireError };
+
+/** What the engine hears from the pool: worker events, and each worker's readiness (after its preloads). */
+export type FromWorker = WorkerEvent | { type: 'ready' };

@@ -1,11 +1,20 @@
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
-import { BusyError, CancelledError, ConfigError, ShuttingDownError, TimeoutError } from '../errors.js';
+import { BusyError, CancelledError, ConfigError, ShuttingDownError } from '../errors.js';
 import { MAX_PENDING_NOTICES } from '../limits.js';
+import type { PriorityClass } from '../scheduler/priority.js';
+import type { DeliveryQueue, DeliveryStrategy, Notice } from './delivery.js';
 import { Fifo } from './fifo.js';
+import type { JournalledNotice, NoticeJournal } from './journal.js';
+import { PersistentDelivery } from './persistent-delivery.js';
+import { ShortDelivery } from './short-delivery.js';
 
 /**
- * Completion notices to the client's listener port (wire.md §4).
+ * Completion notices to the client's listener port (wire.md §4): the notice
+ * queue. It owns order, retries with backoff, flush waiters and durability
+ * (the journal); a delivery strategy only moves bytes:
+ * src/notify/short-delivery.ts (one connection per notice, the default) or
+ * src/notify/persistent-delivery.ts (one connection kept open). Each
+ * strategy's file says exactly when a notice counts as delivered.
  *
  * ## Delivery guarantee
  *
@@ -15,55 +24,20 @@ import { Fifo } from './fifo.js';
  * with exponential backoff (`retryBaseMs`, doubling, capped at `retryMaxMs`).
  * Nothing is dropped until `close()`, which reports what was left.
  *
- * ### `short` mode (default; what the C# listener expects)
+ * ## Durability (with a journal)
  *
- * One connection per notice: connect, write the line, end. A notice counts as
- * **delivered** when its data and our FIN were flushed (the `end()` callback)
- * *and* the listener then closed its side cleanly, i.e. it read to EOF and
- * closed, as the C# listener does. A reset or any error at any point means
- * "not delivered" and the notice is retried, so a listener that dies or is
- * stopped with connections in its accept queue (which the kernel resets)
- * loses nothing. Waiting for the listener's close, not just our own flush, is
- * what makes that true: our flush alone only says the bytes reached our
- * kernel. What TCP can tell us is that the listener closed with none of our
- * bytes left unread in its socket; a listener that read the line into its
- * own memory and then died before printing it looks the same as one that
- * printed it. If the listener never closes, the notice counts as delivered
- * `ackTimeoutMs` after our flush (its bytes are then in the listener's socket
- * and the connection is left to close on its own).
- *
- * **No duplicates within one run**: a notice is only re-sent after its
- * connection failed (error, reset, timeout before our flush), and a
- * connection closed with our bytes unread ends in a reset, not a clean
- * close. (The exception would be a listener that reads the line and then
- * resets the connection instead of closing it; it gets the line again.)
- *
- * **Order**: up to `maxInFlight` connections (default 8) are open at once for
- * throughput, but connection k+1 is only started once connection k is
- * established, so the connections enter the listener's accept queue in
- * enqueue (completion) order. A listener that accepts and reads one
- * connection at a time, like the C# one, therefore sees notices in completion
- * order. After a failure no new connection is started until the backoff ends,
- * and then the oldest undelivered notice (the head) goes first. The one case
- * that can reorder: a connection that fails *after* it was established
- * (listener crashed mid-read) while later connections already got through;
- * the failed notice then arrives after them. With `maxInFlight: 1` order is
- * strict even then, at one round trip per notice.
- *
- * ### `persistent` mode (extension)
- *
- * One connection, one notice per line, written in order. TCP gives no
- * per-line acknowledgement, so a line counts as *written* (and `flush()`
- * counts it done) when the socket's write callback fires, and the last
- * `resendWindow` written lines are kept. If the connection then fails (error
- * or reset), those lines plus any unwritten ones are sent again, in order, on
- * the next connection after a backoff. **Persistent mode can therefore deliver
- * a line twice across a reconnect**; short mode doesn't. If the listener
- * closes the connection cleanly (FIN, no reset), it had no unread data, so the
- * written lines count as read and the next line opens a new connection. Lines
- * older than the window are assumed read: a listener that leaves more than
- * `resendWindow` lines unread and then resets can lose the older ones; use
- * short mode where that matters.
+ * A notice is written to the journal before anything can send it (it waits
+ * in state `journalling` for the commit, at most one event-loop turn), and
+ * its record is dropped once it is delivered (persistent mode: once it is
+ * assumed read). What close() leaves undelivered stays in the journal and is
+ * given back by `restore()` on the next start, as is everything a crash
+ * left. Across a crash that is **at least once**: a notice delivered just
+ * before the crash, whose record was not dropped yet, is sent again.
+ * `accept()` journals a tile request before it is queued, so the tile's
+ * notice is owed even if the process dies before rendering it. When the
+ * journal cannot be written, accept() rejects with StorageError (the tile is
+ * refused) while notices already owed go on in memory: nothing accepted is
+ * dropped.
  *
  * ## Life cycle
  *
@@ -105,9 +79,11 @@ export interface NotifierOptions {
   maxInFlight?: number;
   /** Persistent mode: written lines re-sent after a failed connection. @default 4096 */
   resendWindow?: number;
+  /** Where notices (and accepted tile requests) are kept across a crash; none = memory only. */
+  journal?: NoticeJournal | undefined;
 }
 
-type FilledOptions = Readonly<Required<NotifierOptions>>;
+type FilledOptions = Readonly<Required<Omit<NotifierOptions, 'journal'>>>;
 
 const DEFAULTS = {
   mode: 'short',
@@ -120,9 +96,6 @@ const DEFAULTS = {
   resendWindow: 4096,
 } as const satisfies Omit<FilledOptions, 'host' | 'port'>;
 
-/** Largest single write in persistent mode (lines are batched up to this). */
-const PERSISTENT_BATCH_BYTES = 64 * 1024;
-
 /**
  * Events, all informational (there is no 'error' event: failures are retried).
  *
@@ -134,6 +107,7 @@ const PERSISTENT_BATCH_BYTES = 64 * 1024;
  * | `connected`      | —                                               | persistent mode: the connection is up |
  * | `idle`           | —                                               | no notice is pending any more |
  * | `drain`          | —                                               | pending fell below maxPending after an enqueue was refused |
+ * | `journal-failed` | `{ error, line }`                               | a notice could not be journalled; it goes on in memory |
  */
 export const NotifierEvent = {
   DELIVERED: 'delivered',
@@ -142,6 +116,7 @@ export const NotifierEvent = {
   CONNECTED: 'connected',
   IDLE: 'idle',
   DRAIN: 'drain',
+  JOURNAL_FAILED: 'journal-failed',
 } as const;
 
 export interface NotifierStats {
@@ -155,38 +130,27 @@ export interface NotifierStats {
   failedAttempts: number;
 }
 
-interface Notice {
-  readonly seq: number;
-  readonly data: Buffer;
-  state: 'waiting' | 'sending' | 'delivered';
-  attempts: number;
-  /** Counted in `sent` already (persistent lines can be written again). */
-  counted: boolean;
-}
-
 interface FlushWaiter {
   target: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
-/** The persistent connection and what is in flight on it. */
-interface PersistentConn {
-  readonly socket: net.Socket;
-  /** The connection was established. */
-  established: boolean;
-  /** Established and the listener hasn't ended its side: lines may be written. */
-  writable: boolean;
-  error: Error | undefined;
-  /** Notices of the write in progress (they are the front of the queue). */
-  batch: Notice[];
-  wroteAny: boolean;
+/** A tile request accepted for this listener (the line protocol's), as the journal keeps it. */
+export interface AcceptedTile {
+  /** Z_X_Y */
+  readonly tile: string;
+  readonly cls: PriorityClass;
+  readonly force: boolean;
+  readonly clientId: string;
 }
 
 export class CallbackNotifier extends EventEmitter {
   readonly #opts: FilledOptions;
-  /** Undelivered notices in enqueue order. Short mode: delivered ones are popped as soon as everything before them is delivered too. */
+  readonly #journal: NoticeJournal | undefined;
+  /** Undelivered notices in enqueue order. Delivered ones are popped as soon as everything before them is delivered too. */
   readonly #queue = new Fifo<Notice>();
+  readonly #delivery: DeliveryStrategy;
   #nextSeq = 1;
   #pending = 0;
   #sent = 0;
@@ -199,24 +163,48 @@ export class CallbackNotifier extends EventEmitter {
   #refused = false;
   #closing: Promise<{ undelivered: number }> | undefined;
 
-  // short mode
-  /** Open short connections and how to wait for their end. */
-  readonly #sockets = new Map<net.Socket, { established: boolean; closed: Promise<void> }>();
-  #connecting = false;
-
-  // persistent mode
-  #conn: PersistentConn | undefined;
-  #connClosed: Promise<void> | undefined;
-  /** Lines written on the current persistent connection, oldest first, at most resendWindow. */
-  #window = new Fifo<Notice>();
-
   constructor(options: NotifierOptions) {
     super();
     this.#opts = validate(options);
+    this.#journal = options.journal;
+    const queue: DeliveryQueue = {
+      notices: this.#queue,
+      closing: () => this.#closing !== undefined,
+      delivered: (batch) => {
+        this.#failures = 0;
+        for (const n of batch) this.#markDelivered(n);
+        this.#advance();
+      },
+      released: (batch) => {
+        if (this.#journal === undefined) return;
+        for (const n of batch) {
+          this.#journal.release(n.journalId, n.tileId);
+          n.journalId = undefined;
+          n.tileId = undefined;
+        }
+      },
+      failed: (error, lines) => this.#failed(error, lines),
+      retried: (count) => {
+        this.#retried += count;
+      },
+      requeueFront: (batch) => {
+        for (const n of batch) n.state = 'waiting';
+        this.#pending += batch.length;
+        this.#queue.unshiftAll(batch);
+      },
+      pump: () => this.#pump(),
+      connected: () => this.emit(NotifierEvent.CONNECTED),
+    };
+    this.#delivery = this.#opts.mode === 'short' ? new ShortDelivery(this.#opts, queue) : new PersistentDelivery(this.#opts, queue);
   }
 
   get mode(): NotifierMode {
     return this.#opts.mode;
+  }
+
+  /** The listener these notices go to. */
+  get address(): { host: string; port: number } {
+    return { host: this.#opts.host, port: this.#opts.port };
   }
 
   /**
@@ -224,9 +212,13 @@ export class CallbackNotifier extends EventEmitter {
    * `error 3_8_0 outside the grid\n`, `done\n`); the text is opaque here.
    * Throws BusyError when `maxPending` notices are already waiting (listen
    * for `drain`) unless `overLimit` (the daemon's `done`, which is owed
-   * whatever the backlog), ShuttingDownError after close().
+   * whatever the backlog), ShuttingDownError after close(). `answers` is the
+   * accept() id of the tile this notice answers: the journal swaps the
+   * tile's record for the notice's in one commit. Resolves once the notice
+   * is in the journal (at once without one; also when the journal failed,
+   * the notice then going on in memory); never rejects.
    */
-  enqueue(line: string, options: { overLimit?: boolean } = {}): void {
+  enqueue(line: string, options: { overLimit?: boolean; answers?: number | undefined } = {}): Promise<void> {
     if (this.#closing !== undefined) throw new ShuttingDownError('the completion notifier is closed');
     if (typeof line !== 'string' || !line.endsWith('\n') || line.indexOf('\n') !== line.length - 1) {
       throw new TypeError(`a notice must be one line ending in "\\n", received ${JSON.stringify(line)}`);
@@ -237,8 +229,70 @@ export class CallbackNotifier extends EventEmitter {
         `${this.#pending} completion notices are waiting for the listener at ${this.#opts.host}:${this.#opts.port} (maxPending ${this.#opts.maxPending})`,
       );
     }
-    this.#queue.push({ seq: this.#nextSeq++, data: Buffer.from(line, 'utf8'), state: 'waiting', attempts: 0, counted: false });
+    const journal = this.#journal;
+    const n: Notice = {
+      seq: this.#nextSeq++,
+      data: Buffer.from(line, 'utf8'),
+      state: journal ? 'journalling' : 'waiting',
+      attempts: 0,
+      counted: false,
+      journalId: undefined,
+      tileId: undefined,
+    };
+    this.#queue.push(n);
     this.#pending++;
+    if (journal === undefined) {
+      this.#pump();
+      return Promise.resolve();
+    }
+    const { host, port } = this.#opts;
+    return journal.addNotice({ host, port, line }, options.answers).then(
+      (id) => {
+        n.journalId = id;
+        this.#journalled(n);
+      },
+      (err: unknown) => {
+        // Not durable, but owed: it goes on in memory; the tile's record stays until it is delivered.
+        n.tileId = options.answers;
+        this.emit(NotifierEvent.JOURNAL_FAILED, { error: err, line });
+        this.#journalled(n);
+      },
+    );
+  }
+
+  #journalled(n: Notice): void {
+    if (n.state !== 'journalling') return;
+    n.state = 'waiting';
+    this.#pump();
+  }
+
+  /**
+   * Journals a tile request whose notice will go to this listener, before
+   * it is queued. Resolves with the id to pass to enqueue() (or forget())
+   * later, undefined without a journal; rejects with StorageError when the
+   * journal cannot be written (the request must then be refused).
+   */
+  accept(tile: AcceptedTile): Promise<number | undefined> {
+    if (this.#journal === undefined) return Promise.resolve(undefined);
+    return this.#journal.acceptTile({ host: this.#opts.host, port: this.#opts.port, ...tile });
+  }
+
+  /** The tile of an accept() is owed no notice any more (its client cancelled it). */
+  forget(tileId: number | undefined): void {
+    if (tileId !== undefined) this.#journal?.release(undefined, tileId);
+  }
+
+  /**
+   * Puts notices an earlier run left in the journal at the back of the
+   * queue, in their order, already journalled (not counted against
+   * maxPending: they were accepted once).
+   */
+  restore(records: readonly JournalledNotice[]): void {
+    if (this.#closing !== undefined) throw new ShuttingDownError('the completion notifier is closed');
+    for (const r of records) {
+      this.#queue.push({ seq: this.#nextSeq++, data: Buffer.from(r.line, 'utf8'), state: 'waiting', attempts: 0, counted: false, journalId: r.id, tileId: undefined });
+      this.#pending++;
+    }
     this.#pump();
   }
 
@@ -284,7 +338,8 @@ export class CallbackNotifier extends EventEmitter {
    * Stops: no new connection and no retry. Connections still connecting are
    * destroyed; established ones finish normally (bounded by ackTimeoutMs).
    * Resolves once every socket is closed, with the number of notices not
-   * delivered. Idempotent. Call flush() first to deliver everything.
+   * delivered (they stay in the journal, if there is one). Idempotent. Call
+   * flush() first to deliver everything.
    */
   close(): Promise<{ undelivered: number }> {
     this.#closing ??= this.#close();
@@ -294,24 +349,7 @@ export class CallbackNotifier extends EventEmitter {
   async #close(): Promise<{ undelivered: number }> {
     clearTimeout(this.#backoff);
     this.#backoff = undefined;
-    if (this.#opts.mode === 'short') {
-      for (const [socket, s] of this.#sockets) {
-        if (!s.established) socket.destroy(new ShuttingDownError('the completion notifier is closing'));
-      }
-      await Promise.all([...this.#sockets.values()].map((s) => s.closed));
-    } else if (this.#conn !== undefined) {
-      const { socket } = this.#conn;
-      if (this.#conn.established) {
-        // end() goes after any write in progress; the listener's close confirms everything written.
-        socket.end();
-        const timer = setTimeout(() => socket.destroy(), this.#opts.ackTimeoutMs);
-        await this.#connClosed;
-        clearTimeout(timer);
-      } else {
-        socket.destroy(new ShuttingDownError('the completion notifier is closing'));
-        await this.#connClosed;
-      }
-    }
+    await this.#delivery.close();
     const undelivered = this.#pending;
     for (const w of this.#flushWaiters.splice(0)) {
       w.reject(new ShuttingDownError(`the completion notifier closed with ${undelivered} notices undelivered`));
@@ -319,12 +357,9 @@ export class CallbackNotifier extends EventEmitter {
     return { undelivered };
   }
 
-  // ── shared ──────────────────────────────────────────────────────────────
-
   #pump(): void {
     if (this.#closing !== undefined || this.#backoff !== undefined) return;
-    if (this.#opts.mode === 'short') this.#pumpShort();
-    else this.#pumpPersistent();
+    this.#delivery.pump();
   }
 
   /** The highest seq such that it and every earlier notice are delivered. */
@@ -370,188 +405,14 @@ export class CallbackNotifier extends EventEmitter {
     }, delayMs);
     this.emit(NotifierEvent.RETRY, { delayMs, failures: this.#failures });
   }
-
-  // ── short mode ─────────────────────────────────────────────────────────
-
-  #pumpShort(): void {
-    while (!this.#connecting && this.#sockets.size < this.#opts.maxInFlight) {
-      const next = this.#firstWaiting();
-      if (next === undefined) return;
-      this.#sendShort(next);
-    }
-  }
-
-  #firstWaiting(): Notice | undefined {
-    for (const n of this.#queue) if (n.state === 'waiting') return n;
-    return undefined;
-  }
-
-  #sendShort(n: Notice): void {
-    n.state = 'sending';
-    if (++n.attempts > 1) this.#retried++;
-    this.#connecting = true;
-
-    const socket = net.connect({ host: this.#opts.host, port: this.#opts.port });
-    const entry = { established: false, closed: Promise.resolve() };
-    let error: Error | undefined;
-    let flushed = false;
-    let settled = false;
-    let ackTimer: NodeJS.Timeout | undefined;
-    const connectTimer = setTimeout(() => {
-      socket.destroy(new TimeoutError(`no connection to ${this.#opts.host}:${this.#opts.port} after ${this.#opts.connectTimeoutMs} ms`));
-    }, this.#opts.connectTimeoutMs);
-
-    const settle = (ok: boolean): void => {
-      if (settled) return;
-      settled = true;
-      if (ok) {
-        this.#failures = 0;
-        this.#markDelivered(n);
-        this.#advance();
-      } else {
-        n.state = 'waiting';
-        this.#failed(error ?? new Error('the completion listener closed the connection before our data was flushed'), 1);
-      }
-    };
-
-    socket.setNoDelay(true);
-    // Read (and discard) anything the listener sends, so its FIN is seen.
-    socket.resume();
-    socket.once('connect', () => {
-      clearTimeout(connectTimer);
-      entry.established = true;
-      this.#connecting = false;
-      socket.end(n.data, (err?: Error | null) => {
-        if (err != null) return;
-        flushed = true;
-        // The listener should now read to EOF and close; if it never does, its bytes are in its socket anyway.
-        ackTimer = setTimeout(() => {
-          settle(true);
-          socket.destroy();
-        }, this.#opts.ackTimeoutMs);
-      });
-      this.#pump();
-    });
-    socket.on('error', (err) => {
-      error ??= err;
-    });
-    entry.closed = new Promise<void>((resolve) => {
-      socket.once('close', () => {
-        clearTimeout(connectTimer);
-        clearTimeout(ackTimer);
-        this.#sockets.delete(socket);
-        if (!entry.established) this.#connecting = false;
-        settle(error === undefined && flushed);
-        resolve();
-        this.#pump();
-      });
-    });
-    this.#sockets.set(socket, entry);
-  }
-
-  // ── persistent mode ─────────────────────────────────────────────────────
-
-  #pumpPersistent(): void {
-    if (this.#queue.length === 0) return;
-    const conn = this.#conn;
-    if (conn === undefined) {
-      this.#connectPersistent();
-      return;
-    }
-    if (!conn.writable || conn.batch.length > 0) return;
-
-    const batch: Notice[] = [];
-    let bytes = 0;
-    for (const n of this.#queue) {
-      if (batch.length > 0 && bytes + n.data.length > PERSISTENT_BATCH_BYTES) break;
-      n.state = 'sending';
-      batch.push(n);
-      bytes += n.data.length;
-    }
-    conn.batch = batch;
-    const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((n) => n.data), bytes);
-    conn.socket.write(data, (err?: Error | null) => {
-      if (err != null || this.#conn !== conn) return; // the 'close' handler puts the batch back
-      conn.batch = [];
-      conn.wroteAny = true;
-      this.#failures = 0;
-      for (const n of batch) {
-        this.#markDelivered(n);
-        this.#window.push(n);
-      }
-      while (this.#window.length > this.#opts.resendWindow) this.#window.shift();
-      this.#advance();
-      this.#pump();
-    });
-  }
-
-  #connectPersistent(): void {
-    const socket = net.connect({ host: this.#opts.host, port: this.#opts.port });
-    const conn: PersistentConn = { socket, established: false, writable: false, error: undefined, batch: [], wroteAny: false };
-    this.#conn = conn;
-    const connectTimer = setTimeout(() => {
-      socket.destroy(new TimeoutError(`no connection to ${this.#opts.host}:${this.#opts.port} after ${this.#opts.connectTimeoutMs} ms`));
-    }, this.#opts.connectTimeoutMs);
-    socket.setNoDelay(true);
-    socket.resume();
-    socket.once('connect', () => {
-      clearTimeout(connectTimer);
-      conn.established = true;
-      conn.writable = true;
-      this.emit(NotifierEvent.CONNECTED);
-      this.#pump();
-    });
-    socket.on('error', (err) => {
-      conn.error ??= err;
-    });
-    // The listener ended its side: write nothing more here; the next line waits for 'close' and a new connection.
-    socket.on('end', () => {
-      conn.writable = false;
-    });
-    this.#connClosed = new Promise<void>((resolve) => {
-      socket.once('close', () => {
-        clearTimeout(connectTimer);
-        this.#conn = undefined;
-        this.#onPersistentClose(conn);
-        resolve();
-      });
-    });
-  }
-
-  #onPersistentClose(conn: PersistentConn): void {
-    const lost = conn.error !== undefined || !conn.established || conn.batch.length > 0;
-    for (const n of conn.batch) n.state = 'waiting';
-    if (!lost) {
-      // Clean close by the listener (or by close()): it had nothing unread, so every written line was read.
-      this.#window = new Fifo<Notice>();
-      if (this.#closing !== undefined || this.#queue.length === 0) return;
-      // More to send: reconnect now if this connection was useful, else back off (a listener that closes at once).
-      if (conn.wroteAny) this.#pump();
-      else this.#failed(new Error('the completion listener closed the connection before any line was written'), this.#queue.length);
-      return;
-    }
-    // Lines written on this connection may not have been read: send them again, before anything else.
-    const resend = [...this.#window];
-    this.#window = new Fifo<Notice>();
-    for (const n of resend) {
-      n.state = 'waiting';
-      this.#pending++;
-    }
-    // Lines of an unfinished write go out again too.
-    this.#retried += resend.length + conn.batch.length;
-    this.#queue.unshiftAll(resend);
-    this.#failed(
-      conn.error ?? new Error('the persistent connection to the completion listener was lost'),
-      this.#queue.length,
-    );
-  }
 }
 
 function validate(options: NotifierOptions): FilledOptions {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(`notifier options must be an object, received ${String(options)}`);
   }
-  const o = { ...DEFAULTS, ...stripUndefined(options) } as FilledOptions;
+  const { journal: _journal, ...rest } = options;
+  const o = { ...DEFAULTS, ...stripUndefined(rest) } as FilledOptions;
   if (typeof o.host !== 'string' || o.host.length === 0) {
     throw new ConfigError(`notifier option "host" must be a non-empty host name or address, received ${JSON.stringify(o.host)}`);
   }

@@ -31,6 +31,7 @@ import { describeJson as describe } from './json-value.js';
  * An optional field sent as JSON `null` counts as absent (C# serialisers
  * write unset properties as null). Unknown fields are ignored. Tile and
  * viewport numbers are checked for syntax only; the daemon checks bounds.
+ * Command names match in any ASCII case (`PROCESS`, `Render`).
  */
 
 interface RequestBase {
@@ -70,20 +71,6 @@ export interface CancelRequest extends RequestBase {
   readonly tile: TileName;
 }
 
-/**
- * TEST ONLY: `{"command": "test_fault", "target": "render" | "inference",
- * "fault": "throw" | "hang" | "exit" | "uncaught", "tile": "Z_X_Y"?}`.
- * Parsed always, answered as an unknown command unless the daemon runs with
- * MOSAICD_TEST_FAULTS=1 (see docs/operations.md). Not in FRAMED_COMMANDS.
- */
-export interface TestFaultRequest extends RequestBase {
-  readonly type: 'test_fault';
-  readonly target: 'render' | 'inference';
-  readonly fault: 'throw' | 'hang' | 'exit' | 'uncaught';
-  /** render only: arm the fault for this tile's metatile instead of running it as a job of its own. */
-  readonly tile?: TileName;
-}
-
 export type FramedRequest =
   | ProcessRequest
   | RenderRequest
@@ -91,8 +78,7 @@ export type FramedRequest =
   | PingRequest
   | StatsRequest
   | ViewportRequest
-  | CancelRequest
-  | TestFaultRequest;
+  | CancelRequest;
 
 export type FramedCommand = FramedRequest['type'];
 
@@ -192,7 +178,9 @@ function readRequest(root: JsonObject, requestId: RequestId, payload: Buffer): F
   const clientId = optionalString(root, 'client_id');
   const base: RequestBase = clientId === undefined ? { requestId } : { requestId, clientId };
 
-  switch (command as FramedCommand) {
+  // The seed's Python server lower-cased commands, so its clients may send "PROCESS" or "Render".
+  const name = asciiLowerCase(command);
+  switch (name as FramedCommand) {
     case 'process': {
       const cameraNumber = root['camera_number'];
       if (cameraNumber === undefined || cameraNumber === null) {
@@ -219,24 +207,12 @@ function readRequest(root: JsonObject, requestId: RequestId, payload: Buffer): F
     }
     case 'ping':
     case 'stats':
-      return { ...base, type: command as 'ping' | 'stats' };
+      return { ...base, type: name as 'ping' | 'stats' };
     case 'viewport':
       return { ...base, type: 'viewport', ...readViewport(root) };
-    case 'test_fault':
-      return { ...base, type: 'test_fault', ...readTestFault(root) };
     default:
       throw new FieldError(`unknown command ${describe(command)} (expected one of ${FRAMED_COMMANDS.join(', ')})`);
   }
-}
-
-function readTestFault(root: JsonObject): Pick<TestFaultRequest, 'target' | 'fault' | 'tile'> {
-  const target = root['target'];
-  const fault = root['fault'];
-  if (target !== 'render' && target !== 'inference') throw new FieldError(`target must be "render" or "inference", got ${describe(target)}`);
-  if (fault !== 'throw' && fault !== 'hang' && fault !== 'exit' && fault !== 'uncaught') {
-    throw new FieldError(`fault must be "throw", "hang", "exit" or "uncaught", got ${describe(fault)}`);
-  }
-  return root['tile'] === undefined || root['tile'] === null ? { target, fault } : { target, fault, tile: requiredTile(root, 'test_fault') };
 }
 
 function readViewport(root: JsonObject): Viewport {
@@ -253,6 +229,11 @@ function requiredTile(root: JsonObject, command: string): TileName {
   const parsed = parseTileSyntax(tile);
   if (parsed === undefined) throw new FieldError(`tile ${describe(tile)} is not a tile name (${TILE_SYNTAX_HINT})`);
   return parsed;
+}
+
+/** ASCII only: no Unicode folding can turn a foreign string into a command name. */
+function asciiLowerCase(s: string): string {
+  return s.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
 }
 
 function optionalString(root: JsonObject, field: string): string | undefined {

@@ -12,19 +12,19 @@
  * thread that dies fails the build it was running (and those waiting) with
  * ProcessingError.
  */
-import type { Worker } from 'node:worker_threads';
+import type { Worker, WorkerOptions } from 'node:worker_threads';
 import { MosaicError, ProcessingError, ShuttingDownError, TimeoutError } from '../errors.js';
 import { spawnWorker } from '../util/spawn-worker.js';
 import type { LevelData } from './geometry.js';
-import type { BuilderFault, FromBuilder, GeometryWorkerData, ToBuilder } from './worker-protocol.js';
+import type { FromBuilder, ToBuilder } from './worker-protocol.js';
 
 export interface GeometryBuilderOptions {
   /** A build with no answer for this long fails with TimeoutError and the thread is replaced. */
   readonly timeoutMs: number;
   /** End the builder thread after this long with no build to do (default BUILDER_IDLE_MS). */
   readonly idleMs?: number;
-  /** @internal TEST ONLY: the builder thread misbehaves on every build. */
-  readonly faultForTest?: BuilderFault;
+  /** Test seam: starts the builder thread (default: geometry-worker beside this module). */
+  readonly spawn?: (options: WorkerOptions) => Worker;
 }
 
 /** The builder thread's young generation (V8 semi-spaces and all), MB. */
@@ -54,7 +54,7 @@ export class GeometryBuilder {
   private building: number | null = null;
   private readonly timeoutMs: number;
   private readonly idleMs: number;
-  private readonly workerData: GeometryWorkerData;
+  private readonly spawn: (options: WorkerOptions) => Worker;
   private worker: Worker | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -67,7 +67,7 @@ export class GeometryBuilder {
   constructor(options: GeometryBuilderOptions) {
     this.timeoutMs = options.timeoutMs;
     this.idleMs = options.idleMs ?? BUILDER_IDLE_MS;
-    this.workerData = options.faultForTest ? { faultForTest: options.faultForTest } : {};
+    this.spawn = options.spawn ?? ((o) => spawnWorker(import.meta.url, 'geometry-worker', o));
   }
 
   /** A level already built, or undefined. */
@@ -125,8 +125,7 @@ export class GeometryBuilder {
       this.worker.ref();
       return this.worker;
     }
-    const worker = spawnWorker(import.meta.url, 'geometry-worker', {
-      workerData: this.workerData,
+    const worker = this.spawn({
       // Parsing makes garbage fast, and with the default limits (sized from
       // the machine's memory) V8 lets the heap grow far ahead of it. A small
       // young generation and a bounded old one (~10× the 10m build's live

@@ -5,25 +5,21 @@
  * the same dataset skips the parse; the pool ends the thread when it has been
  * idle for a while, and with it the parsed data and the garbage of parsing.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { messageOf } from '../errors.js';
 import { collectAll } from './gc.js';
 import { WorldGeometry } from './geometry.js';
-import type { FromBuilder, GeometryWorkerData, ToBuilder } from './worker-protocol.js';
+import type { FromBuilder, ToBuilder } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('geometry-worker must run in a worker thread');
 
-const fault = (workerData as GeometryWorkerData | undefined)?.faultForTest;
 const geometry = new WorldGeometry();
 const post = (msg: FromBuilder): void => port.postMessage(msg);
 
 port.on('message', (msg: ToBuilder) => {
   if (msg.type !== 'build') return;
-  if (fault === 'exit') process.exit(70);
-  if (fault === 'hang') for (;;) { /* busy for ever */ }
   try {
-    if (fault === 'throw') throw new Error('test fault: the geometry builder threw');
     const t0 = performance.now();
     const data = geometry.levelData(msg.level);
     post({ type: 'built', level: msg.level, data, ms: performance.now() - t0 });

@@ -1,33 +1,48 @@
 /**
- * Messages between the RenderPool and its worker threads. Every request
- * carries a job id and every answer echoes it; errors travel as data, never
- * as thrown objects (they do not survive structured cloning as MosaicErrors).
+ * What a render worker (thread or child process) is told and answers, inside
+ * the pool's envelope (src/pool/protocol.ts), and the contract of a renderer
+ * module the worker loads.
  */
-import type { ErrorCode } from '../errors.js';
 import type { MetaTile } from '../tile/tile-coord.js';
 import type { LevelData } from './geometry.js';
-import type { TestFault as WorkerFault } from '../util/test-fault.js';
-
-export interface RenderWorkerData {
-  readonly tileSize: 256 | 512;
-  readonly palette: boolean;
-}
+import type { RenderedTile } from './meta.js';
 
 /**
- * TEST ONLY. Makes the worker misbehave so tests can exercise the pool's
- * recovery with a real worker: 'throw' fails the job (error as data),
- * 'uncaught' throws outside any job (the worker dies with an error event),
- * 'exit' ends the thread, 'hang' never answers (so the job times out).
+ * Init data of a render worker: the renderer module it loads (a file: URL or
+ * path; see RendererModule) and that module's options (structured-cloneable).
+ * A map names its renderer this way, so one worker entry serves them all.
  */
-export type { TestFault as WorkerFault } from '../util/test-fault.js';
+export interface RenderWorkerInit {
+  readonly module: string;
+  readonly options: unknown;
+}
 
-export type ToWorker =
-  /** A geometry level, prepared once by the pool's builder thread; its arrays are SharedArrayBuffers, so this shares rather than copies. Sent before the first render that needs it. */
-  | { readonly type: 'geometry'; readonly level: number; readonly data: LevelData }
-  | { readonly type: 'render'; readonly id: number; readonly meta: MetaTile }
-  | { readonly type: 'test-fault'; readonly id: number; readonly fault: WorkerFault };
+/** A module a render worker can load: it exports `createRenderer`. */
+export interface RendererModule {
+  createRenderer(options: unknown, context: RendererContext): WorkerRenderer | Promise<WorkerRenderer>;
+}
 
-/** Where one tile's PNG sits in the message's shared `data` buffer. */
+export interface RendererContext {
+  /** True in a child process (it owns its memory: build what it needs), false in a thread. */
+  readonly isProcess: boolean;
+}
+
+/** A renderer as the worker runs it: draws one metatile at a time. */
+export interface WorkerRenderer {
+  renderMetaTile(meta: MetaTile): Promise<RenderedTile[]>;
+  /** Built-in renderer in threads: a geometry level prepared once by the pool (SharedArrayBuffers: shared, not copied). */
+  addGeometry?(level: number, data: LevelData): void;
+  /** After the answer is sent: free the job's garbage. */
+  afterJob?(): void;
+}
+
+export interface RenderJob {
+  readonly meta: MetaTile;
+  /** The geometry level the metatile draws from (threads, built-in renderer); the worker keeps the first copy. */
+  readonly geometry?: { readonly level: number; readonly data: LevelData };
+}
+
+/** Where one tile's PNG sits in the answer's `data` buffer. */
 export interface TileSlice {
   readonly x: number;
   readonly y: number;
@@ -35,24 +50,13 @@ export interface TileSlice {
   readonly length: number;
 }
 
-export type FromWorker =
-  | { readonly type: 'ready' }
-  /** All PNGs of the block packed into one transferred ArrayBuffer: one transfer, no per-tile copies. */
-  | { readonly type: 'rendered'; readonly id: number; readonly tiles: TileSlice[]; readonly data: ArrayBuffer }
-  | { readonly type: 'failed'; readonly id: number; readonly error: { readonly code: ErrorCode; readonly message: string } };
-
-/**
- * TEST ONLY. Makes the geometry builder misbehave on every build: 'throw'
- * fails the build (error as data), 'exit' ends the thread, 'hang' never
- * answers.
- */
-export type BuilderFault = 'throw' | 'exit' | 'hang';
-
-export interface GeometryWorkerData {
-  readonly faultForTest?: BuilderFault;
+/** All PNGs of the block packed into one buffer: one transfer (threads) or one copy (processes), not one per tile. */
+export interface RenderResult {
+  readonly tiles: TileSlice[];
+  readonly data: ArrayBuffer;
 }
 
-/** Main thread → geometry builder thread. */
+/** Geometry builder thread: one level per request. */
 export interface ToBuilder {
   readonly type: 'build';
   readonly level: number;

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import type { DaemonStats } from '../daemon-stats.js';
 import type { Logger } from '../log.js';
 import { ProcessingError, ProtocolError, UnauthorizedError } from '../errors.js';
-import { FRAMED_COMMANDS, type FramedRequest, type TestFaultRequest } from '../protocol/framed-request.js';
+import type { FramedRequest } from '../protocol/framed-request.js';
 import { shutdownResponse, successResponse } from '../protocol/frame-encoder.js';
 import type { InferenceEngine } from '../inference/engine.js';
 import type { InferenceLane } from '../scheduler/inference-lane.js';
@@ -22,18 +22,6 @@ export interface FramedServiceOptions {
   adminToken: string | undefined;
   log: Logger;
   stats: () => DaemonStats;
-  /** TEST ONLY: set when the daemon runs with MOSAICD_TEST_FAULTS=1; the `test_fault` command is unknown otherwise. */
-  testFaults?: TestFaults | undefined;
-}
-
-/** TEST ONLY: how `test_fault` reaches the workers (see docs/operations.md, "Test-only fault injection"). */
-export interface TestFaults {
-  /** Arms a fault for the next render of this tile's metatile. */
-  armRender(tile: TileCoord, fault: TestFaultRequest['fault']): void;
-  /** Runs a fault job on a render worker; settles like a render would. */
-  render(fault: TestFaultRequest['fault']): Promise<void>;
-  /** Runs a fault job on an inference worker; settles like an inference would. */
-  inference(fault: TestFaultRequest['fault']): Promise<void>;
 }
 
 /**
@@ -75,26 +63,8 @@ export class FramedService {
         const n = this.#o.tiles.cancel(request.tile, ctx.clientId);
         return { json: successResponse(id, [], { cancelled: n }), images: [] };
       }
-      case 'test_fault':
-        return this.#testFault(request, ctx);
     }
   };
-
-  /** TEST ONLY: answered as an unknown command unless the daemon runs with MOSAICD_TEST_FAULTS=1. */
-  async #testFault(request: TestFaultRequest, ctx: FramedContext): Promise<FramedReply> {
-    const faults = this.#o.testFaults;
-    if (faults === undefined) throw new ProtocolError(`unknown command "test_fault" (string) (expected one of ${FRAMED_COMMANDS.join(', ')})`);
-    if (!mayAdminister(ctx.peer, undefined, undefined)) throw new UnauthorizedError('test_fault is accepted only from loopback');
-    const id = request.requestId;
-    this.#o.log.warn({ target: request.target, fault: request.fault, tile: request.tile }, 'TEST FAULT injected');
-    if (request.target === 'render' && request.tile !== undefined) {
-      faults.armRender(this.#o.tiles.resolve(request.tile), request.fault);
-      return { json: successResponse(id, [], { armed: true }), images: [] };
-    }
-    if (request.target === 'render') await faults.render(request.fault);
-    else await faults.inference(request.fault);
-    return { json: successResponse(id, []), images: [] };
-  }
 
   async #process(camera: number, requested: string | undefined, image: Buffer, id: FramedRequest['requestId'], ctx: FramedContext): Promise<FramedReply> {
     const inference = this.#o.inference;

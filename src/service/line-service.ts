@@ -1,6 +1,6 @@
 import type { DaemonStats } from '../daemon-stats.js';
 import type { Logger } from '../log.js';
-import { ErrorCode, UnauthorizedError, codeOf, messageOf } from '../errors.js';
+import { ErrorCode, ShuttingDownError, UnauthorizedError, codeOf, messageOf } from '../errors.js';
 import { DONE_NOTICE, formatErrorNotice, formatTileNotice, type LineCommand } from '../protocol/line-command.js';
 import type { PriorityClass } from '../scheduler/priority.js';
 import { tileName, type TileCoord } from '../tile/tile-coord.js';
@@ -39,6 +39,8 @@ export class LineService {
    * refused up front instead of being rendered and its notice lost.
    */
   readonly #owedNotices = new Map<CallbackNotifier, number>();
+  /** Accepted line tiles whose journal commit is pending (they reach the scheduler right after it). */
+  readonly #accepting = new Set<Promise<void>>();
 
   constructor(options: LineServiceOptions) {
     this.#o = options;
@@ -107,6 +109,15 @@ export class LineService {
     }
   };
 
+  /**
+   * Resolves once the tiles accepted so far have reached the scheduler
+   * (their journal commits take up to one event-loop turn), so that a
+   * graceful stop finishes them too. Call after TileApi.beginStop().
+   */
+  settleAccepted(): Promise<void> {
+    return Promise.all(this.#accepting).then(() => undefined);
+  }
+
   /** Sends `done` to every listener that was told anything, or to the default one. */
   sendDone(): void {
     const targets = this.#o.notices.all();
@@ -123,23 +134,67 @@ export class LineService {
     const done = ctx.track();
     const log = ctx.log.child({ tile: name, cls });
     log.debug('tile requested');
-    this.#o.tiles
-      .request(tile, { cls, clientId: ctx.clientId, force })
+    // Journalled before it is queued (when a listener is known): a crash from here on re-queues it.
+    const notifier = this.#o.notices.for(ctx.peer);
+    const accepted = notifier ? notifier.accept({ tile: name, cls, force, clientId: ctx.clientId }) : Promise.resolve(undefined);
+    const queued = accepted.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#accepting.add(queued);
+    void queued.then(() => this.#accepting.delete(queued));
+    accepted
       .then(
-        (outcome) => {
-          release();
-          log.debug({ cached: outcome.cached, coalesced: outcome.coalesced }, 'tile ready');
-          this.#notify(ctx, formatTileNotice(name));
-        },
+        (tileId) =>
+          this.#settle(tile, cls, ctx.clientId, force, log).then((line) => {
+            release();
+            // Interrupted by a forced stop: the journal keeps the request for the next start.
+            if (line === INTERRUPTED && tileId !== undefined) return undefined;
+            if (line === CANCELLED) {
+              notifier?.forget(tileId);
+              return undefined;
+            }
+            return this.#notify(ctx, line === INTERRUPTED ? formatErrorNotice(name, new ShuttingDownError().message) : line, tileId);
+          }),
         (err: unknown) => {
           release();
-          log.debug({ code: codeOf(err), err: messageOf(err) }, 'tile failed');
-          // A cancelled tile was withdrawn by its client: no notice is owed.
-          if (codeOf(err) === ErrorCode.CANCELLED) return;
-          this.#notify(ctx, formatErrorNotice(name, reasonOf(err)));
+          log.warn({ code: codeOf(err), err: messageOf(err) }, 'tile refused: the journal cannot be written');
+          return this.#notify(ctx, formatErrorNotice(name, `${codeOf(err)} ${messageOf(err)}`));
         },
       )
       .finally(done);
+  }
+
+  /**
+   * Re-queues a tile request an earlier run accepted and did not finish
+   * (from the journal); its notice goes to the listener of its record.
+   */
+  resume(tile: TileCoord, cls: PriorityClass, clientId: string, force: boolean, notifier: CallbackNotifier, tileId: number): void {
+    const log = this.#o.log.child({ tile: tileName(tile), cls, resumed: true });
+    void this.#settle(tile, cls, clientId, force, log).then((line) => {
+      if (line === INTERRUPTED) return undefined;
+      if (line === CANCELLED) return notifier.forget(tileId);
+      // Accepted once already: its notice is owed whatever the backlog.
+      return notifier.enqueue(line, { overLimit: true, answers: tileId }).catch(() => undefined);
+    });
+  }
+
+  /** Renders (or finds) a tile; resolves with the notice it is owed, or why none is. Never rejects. */
+  #settle(tile: TileCoord, cls: PriorityClass, clientId: string, force: boolean, log: Logger): Promise<string | typeof CANCELLED | typeof INTERRUPTED> {
+    const name = tileName(tile);
+    return this.#o.tiles.queueAdmitted(tile, { cls, clientId, force }).then(
+      (outcome) => {
+        log.debug({ cached: outcome.cached, coalesced: outcome.coalesced }, 'tile ready');
+        return formatTileNotice(name);
+      },
+      (err: unknown) => {
+        log.debug({ code: codeOf(err), err: messageOf(err) }, 'tile failed');
+        // A cancelled tile was withdrawn by its client: no notice is owed.
+        if (codeOf(err) === ErrorCode.CANCELLED) return CANCELLED;
+        if (codeOf(err) === ErrorCode.SHUTTING_DOWN) return INTERRUPTED;
+        return formatErrorNotice(name, reasonOf(err));
+      },
+    );
   }
 
   /**
@@ -214,18 +269,23 @@ export class LineService {
     };
   }
 
-  /** Delivers a notice to the peer's completion listener; in-band when no listener may be derived. */
-  #notify(ctx: LineContext, line: string): void {
+  /**
+   * Delivers a notice to the peer's completion listener; in-band when no
+   * listener may be derived. `answers`: the journalled tile it answers.
+   * Resolves once the notice is journalled.
+   */
+  #notify(ctx: LineContext, line: string, answers?: number): Promise<void> {
     const notifier = this.#o.notices.for(ctx.peer);
     if (notifier === undefined) {
       ctx.reply(line);
-      return;
+      return Promise.resolve();
     }
     try {
-      notifier.enqueue(line);
+      return notifier.enqueue(line, { answers });
     } catch (err) {
       this.#o.log.error({ err: messageOf(err) }, 'notice refused');
       ctx.reply(formatErrorNotice(line.split(/\s/)[0] ?? '?', 'notice queue full'));
+      return Promise.resolve();
     }
   }
 }
@@ -234,6 +294,11 @@ export class LineService {
 function reasonOf(err: unknown): string {
   return codeOf(err) === ErrorCode.BUSY ? 'busy' : messageOf(err);
 }
+
+/** The client withdrew the tile: no notice is owed. */
+const CANCELLED = Symbol('cancelled');
+/** A forced stop failed the queued tile: it is still owed (the journal re-queues it at the next start). */
+const INTERRUPTED = Symbol('interrupted');
 
 function refusal(command: string): string {
   return new UnauthorizedError(`${command} is accepted only from loopback or with the admin token`).message;

@@ -1,4 +1,5 @@
 import { CallbackNotifier } from '../notify/callback-notifier.js';
+import type { JournalledNotice, NoticeJournal } from '../notify/journal.js';
 import type { Logger } from '../log.js';
 import { isLoopback } from './peer.js';
 
@@ -11,6 +12,8 @@ export interface NoticeTargetOptions {
   log: Logger;
   /** Backoff start, ms (tests shorten it). */
   retryBaseMs?: number;
+  /** Keeps notices and accepted tile requests across a crash (--state-dir); none = memory only. */
+  journal?: NoticeJournal | undefined;
 }
 
 /**
@@ -21,6 +24,7 @@ export interface NoticeTargetOptions {
  */
 export class NoticeTargets {
   readonly #options: NoticeTargetOptions;
+  /** By `host port`: a journal from an earlier run may name another port than today's. */
   readonly #byHost = new Map<string, CallbackNotifier>();
 
   constructor(options: NoticeTargetOptions) {
@@ -36,14 +40,32 @@ export class NoticeTargets {
   for(peer: string | undefined): CallbackNotifier | undefined {
     const host = this.#options.host ?? (isLoopback(peer) ? stripMapped(peer!) : undefined);
     if (host === undefined) return undefined;
-    let notifier = this.#byHost.get(host);
+    return this.at(host, this.#options.port);
+  }
+
+  /** The notifier for a listener address (one a journal record names). */
+  at(host: string, port: number): CallbackNotifier {
+    const key = `${host} ${port}`;
+    let notifier = this.#byHost.get(key);
     if (!notifier) {
-      const { port, mode, maxPending, retryBaseMs } = this.#options;
-      notifier = new CallbackNotifier({ host, port, mode, maxPending, ...(retryBaseMs ? { retryBaseMs } : {}) });
-      this.#byHost.set(host, notifier);
+      const { mode, maxPending, retryBaseMs, journal } = this.#options;
+      notifier = new CallbackNotifier({ host, port, mode, maxPending, journal, ...(retryBaseMs ? { retryBaseMs } : {}) });
+      this.#byHost.set(key, notifier);
       this.#options.log.debug({ host, port, mode }, 'completion listener target');
     }
     return notifier;
+  }
+
+  /** Queues the notices an earlier run left in the journal, each to the listener its record names. */
+  restore(notices: readonly JournalledNotice[]): void {
+    const byAddress = new Map<CallbackNotifier, JournalledNotice[]>();
+    for (const r of notices) {
+      const n = this.at(r.host, r.port);
+      const list = byAddress.get(n) ?? [];
+      list.push(r);
+      byAddress.set(n, list);
+    }
+    for (const [n, list] of byAddress) n.restore(list);
   }
 
   /** The configured (or default loopback) listener, used for `done` when nobody else was told anything. */

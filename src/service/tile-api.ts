@@ -68,6 +68,15 @@ export class TileApi {
     return this.#o.scheduler.request(tile, request);
   }
 
+  /**
+   * Queues a tile admitted before a stop began (its journal commit was
+   * pending) or accepted by an earlier run: no stopping check, so a
+   * graceful stop still finishes it.
+   */
+  queueAdmitted(tile: TileCoord, request: TileRequest): Promise<TileOutcome> {
+    return this.#o.scheduler.request(tile, request);
+  }
+
   /** Withdraws a client's queued request for a tile; returns how many were withdrawn. Throws BadTileError. */
   cancel(ref: TileRef, clientId: string): number {
     return this.#o.scheduler.cancel(this.resolve(ref), clientId);

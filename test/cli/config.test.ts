@@ -39,7 +39,7 @@ t.test('validation names the field, what it expects and what it got', async (t) 
   t.throws(() => resolveConfig({ port: 70000 }), { message: /"port" must be an integer from 0 to 65535; got 70000/ });
   t.throws(() => resolveConfig({ bogus: 1 } as never), { message: /unknown field "bogus"/ });
   t.throws(() => resolveConfig({ queueLimits: { urgent: 5 } } as never), { message: /"queueLimits" must be keys among visible/ });
-  t.throws(() => configFromArgv({}, { MOSAICD_TILE_SIZE: '300' }), { message: /environment \(MOSAICD_\*\): "tileSize" must be one of 256, 512; got 300/ });
+  t.throws(() => configFromArgv({}, { MOSAICD_TILE_SIZE: '300' }), { message: /environment variable MOSAICD_TILE_SIZE: "tileSize" must be one of 256, 512; got 300/ });
 });
 
 t.test('a config file that is not JSON, or missing, is refused with its path', async (t) => {

@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { startDaemon } from '../helpers/daemon.js';
+import { startHard, waitUntil, within } from '../hardening/fixtures/lib.js';
 import { CompletionListener } from '../../src/client/completion-listener.js';
+import { FramedClient } from '../../src/client/framed-client.js';
 
 /** Writes raw bytes on one connection, half-closes, and returns what the daemon wrote back. */
 async function exchange(port: number, bytes: string | Buffer): Promise<string> {
@@ -128,18 +130,56 @@ t.test('--prefetch: a viewport also renders the ring around it and the zooms abo
 });
 
 t.test('viewport and cancel on the line protocol reach the scheduler for this client', async (t) => {
-  const h = await startDaemon(t);
+  const listener = await CompletionListener.listen();
+  t.teardown(() => listener.close());
+  // One render process, which the test stops (SIGSTOP) so that a held render keeps the next tiles queued.
+  const h = await startHard(t, { metatile: 1, renderTimeoutMs: 8000, isolation: 'process' }, { callbackPort: listener.port });
   await exchange(h.port, 'viewport 8 10 11 12 13\n');
   t.same(h.daemon.scheduler.viewportOf('line:127.0.0.1'), { z: 8, minX: 10, minY: 11, maxX: 12, maxY: 13 });
   await exchange(h.port, 'viewport 8 12 11 10 13\n');
-  const [bad] = await h.listener!.waitFor(['viewport']);
+  const [bad] = await listener.waitFor(['viewport']);
   t.match(bad, { type: 'error', reason: /MIN <= MAX/ });
+
+  const tiles = () => h.daemon.stats().tiles as { queued: Record<string, number>; running: number; cancelled: number };
+  const framed = await FramedClient.connect({ port: h.port });
+  t.teardown(() => framed.close());
+  // Warm up: the zoom band's geometry is built once, outside the held render's timeout.
+  t.match((await framed.render('2_3_3')).json, { success: true }, 'a first tile of the zoom band renders');
+  const [renderPid] = (h.daemon.stats().render as { pids: number[] }).pids;
+  process.kill(renderPid!, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(renderPid!, 'SIGKILL');
+    } catch {
+      // already replaced
+    }
+  });
+  const held = framed.render('2_0_0');
+  await waitUntil('the held render to start', () => tiles().running === 1);
+  await exchange(h.port, '2_1_1\n2_2_2\n');
+  await waitUntil('both tiles queued', () => tiles().queued['interactive'] === 2);
+  const cancelledBefore = tiles().cancelled;
+  t.equal(await exchange(h.port, 'cancel 2_1_1\n'), '', 'cancel is answered with nothing');
+  await waitUntil('the cancelled tile to leave the queue', () => tiles().queued['interactive'] === 1);
+  t.equal(tiles().cancelled - cancelledBefore, 1, 'cancel withdrew exactly the one request');
+
+  t.match((await held).json, { success: false, error: { code: 'TIMEOUT' } }, 'the held render is released by its timeout');
+  const [kept] = await listener.waitFor(['2_2_2']);
+  t.same(kept, { type: 'tile', name: '2_2_2' }, 'the tile that was not cancelled is rendered and announced');
+  await h.daemon.scheduler.onIdle();
+  t.notOk(existsSync(path.join(h.tilesDir, '2_1_1.png')), 'the cancelled tile was not rendered');
+  t.notOk(listener.notices.some((n) => n.type !== 'done' && n.name === '2_1_1'), 'and gets no notice');
 });
 
 t.test('stop with nobody listening keeps retrying for --stop-notice-timeout-ms, then exits', async (t) => {
   const h = await startDaemon(t, { stopNoticeTimeoutMs: 300 }, { listener: false });
   await h.client.request(['2_2_1'], { barrier: true });
+  const stopped = performance.now();
   await h.client.stop();
-  await h.daemon.closed;
-  t.pass('the daemon stopped although the listener never came');
+  // Generous: the bound is 300 ms; this only tells "stopped" from "retries forever".
+  await within(h.daemon.closed, 30_000, 'the daemon to stop although the listener never came');
+  t.ok(performance.now() - stopped >= 300, 'it kept trying for at least --stop-notice-timeout-ms before giving up');
+  const notices = h.daemon.stats().notices as { sent: number; retried: number; failedAttempts: number };
+  t.equal(notices.sent, 0, 'nothing was delivered');
+  t.ok(notices.failedAttempts >= 2 && notices.retried >= 1, `it retried (${notices.failedAttempts} failed attempts, ${notices.retried} retries)`);
 });

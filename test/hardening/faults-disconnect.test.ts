@@ -10,7 +10,9 @@ import { RawFramed, closeOf, connect, exchange, frame, readUntil, startHard, u64
 
 t.test('clients that disconnect mid-frame, mid-response or with queued work', async (t) => {
   // Tiles at zooms 1 and 2 (the smallest dataset): preparing their geometry never comes near the 3 s render deadline.
-  const h = await startHard(t, { metatile: 1, renderTimeoutMs: 3000, idleTimeoutMs: 0 });
+  // Render processes, so a test can stop one (SIGSTOP) to hold the only render slot. The deadline
+  // also covers a fresh process's first render of a zoom band (it builds that geometry): not too short.
+  const h = await startHard(t, { metatile: 1, renderTimeoutMs: 8000, idleTimeoutMs: 0, isolation: 'process' });
   const stats = () => h.daemon.stats();
   const tiles = () => stats().tiles as { queued: Record<string, number>; cancelled: number; running: number };
   const b = await RawFramed.open(h.port);
@@ -50,8 +52,9 @@ t.test('clients that disconnect mid-frame, mid-response or with queued work', as
   });
 
   t.test('queued work: withdrawn when its client goes away, unless another client asked for the same tile', async (t) => {
-    // Hold the one render worker: a render that hangs until --render-timeout-ms.
-    t.match((await b.request({ command: 'test_fault', request_id: 'arm', target: 'render', fault: 'hang', tile: '2_0_0' })).json, { armed: true });
+    // Hold the one render worker: its process is stopped, so its render runs into --render-timeout-ms.
+    const [renderPid] = (stats().render as { pids: number[] }).pids;
+    process.kill(renderPid!, 'SIGSTOP');
     const blocker = b.request({ command: 'render', request_id: 'blocker', tile: '2_0_0' }, undefined, 30_000);
     await waitUntil('the hanging render to start', () => tiles().running === 1);
     const cancelledBefore = tiles().cancelled;
@@ -76,8 +79,8 @@ t.test('clients that disconnect mid-frame, mid-response or with queued work', as
     t.match(blocked.json, { success: false, request_id: 'blocker', error: { code: 'TIMEOUT' } });
     const sharedAnswer = await shared;
     t.match(sharedAnswer.json, { success: true, request_id: 'shared', results: [{ tile: '2_3_3' }] }, 'the tile C also asked for is rendered for C');
-    await waitUntil('the old-style tile', () => existsSync(path.join(h.tilesDir, '2_2_3.png')), 30_000);
-    t.pass('a tile line is not withdrawn when its connection closes (old clients send one line and close)');
+    const rendered = await waitUntil('the old-style tile', () => existsSync(path.join(h.tilesDir, '2_2_3.png')), 30_000);
+    t.equal(rendered, true, 'a tile line is not withdrawn when its connection closes (old clients send one line and close): 2_2_3.png was written');
     for (const gone of ['2_1_0', '2_2_0', '2_3_0', '2_1_3']) t.notOk(existsSync(path.join(h.tilesDir, `${gone}.png`)), `${gone} was not rendered`);
     await within(b.request({ command: 'ping', request_id: 'end' }), 10_000, 'B still served');
   });

@@ -107,7 +107,7 @@ t.test(`fuzz: lines, frames and raw bytes (seed ${SEED})`, async (t) => {
   const listener = await discardListener(callbackPort);
   t.teardown(() => listener.close());
   // An admin token nobody knows: a fuzzed `stop` or `shutdown` must not stop the daemon.
-  const h = await startHard(t, { maxZoom: MAX_ZOOM, adminToken: randomBytes(16).toString('hex') }, { callbackPort, testFaults: false });
+  const h = await startHard(t, { maxZoom: MAX_ZOOM, adminToken: randomBytes(16).toString('hex') }, { callbackPort });
 
   // Warm-up: every path once, so caches and lazy state exist before the baseline.
   t.match(await exchange(h.port, '3_4_2\n1_0_0\n\nping\nstats\nviewport 2 0 0 1 1\nbogus\n'), /^pong\n\{.*\}\n\n$/s, 'warm-up: pong, stats, then the barrier');
@@ -192,7 +192,7 @@ t.test(`fuzz: lines, frames and raw bytes (seed ${SEED})`, async (t) => {
 
 t.test(`fuzz: process frames with garbage images against a daemon with inference (seed ${SEED})`, async (t) => {
   const r = prng(SEED ^ 0x5eed);
-  const h = await startHard(t, { inference: true, inferenceWorkers: 1, adminToken: randomBytes(16).toString('hex') }, { testFaults: false });
+  const h = await startHard(t, { inference: true, inferenceWorkers: 1, adminToken: randomBytes(16).toString('hex') });
   const png = await sharp({ create: { width: 96, height: 48, channels: 3, background: '#3366cc' } }).png().toBuffer();
   const jpeg = await sharp({ create: { width: 96, height: 48, channels: 3, background: '#cc6633' } }).jpeg().toBuffer();
   const flip = (b: Buffer) => {

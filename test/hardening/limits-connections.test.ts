@@ -52,7 +52,8 @@ t.test('--max-connections N: the N+1-th connection is closed, the first N keep w
 t.test('the idle rule: silence, slow-loris lines and frames are closed after --idle-timeout-ms; busy and chatty connections are not', async (t) => {
   t.equal(DEFAULT_CONFIG.idleTimeoutMs, IDLE_TIMEOUT_MS);
   const IDLE = 400;
-  const h = await startHard(t, { idleTimeoutMs: IDLE, renderTimeoutMs: 1500 });
+  // Render processes, so a test can stop one (SIGSTOP) to make a render outlast the idle timeout.
+  const h = await startHard(t, { idleTimeoutMs: IDLE, renderTimeoutMs: 5000, isolation: 'process' });
 
   t.test('a silent connection is closed', async (t) => {
     const started = performance.now();
@@ -118,11 +119,16 @@ t.test('the idle rule: silence, slow-loris lines and frames are closed after --i
   });
 
   t.test('a connection owed an answer is not idle: it waits past the timeout and gets its answer', async (t) => {
+    const warm = await RawFramed.open(h.port);
+    t.match((await warm.request({ command: 'render', request_id: 'warm', tile: '0_0_0' }, undefined, 20_000)).json, { success: true }, 'the render process is up');
+    warm.socket.destroy();
     const conn = await RawFramed.open(h.port);
     t.teardown(() => conn.socket.destroy());
+    // Its process stopped, a render runs until --render-timeout-ms (5000 ms > the 400 ms idle timeout).
+    const [renderPid] = (h.daemon.stats().render as { pids: number[] }).pids;
+    process.kill(renderPid!, 'SIGSTOP');
     const started = performance.now();
-    // A render job that hangs until --render-timeout-ms (1500 ms > the 400 ms idle timeout).
-    conn.write(frame({ command: 'test_fault', request_id: 'slow', target: 'render', fault: 'hang' }));
+    conn.write(frame({ command: 'render', request_id: 'slow', tile: '1_1_1' }));
     const [answer] = await conn.waitFor(1, 20_000);
     const ms = performance.now() - started;
     t.match(answer!.json, { success: false, request_id: 'slow', error: { code: 'TIMEOUT' } }, `answered after ${Math.round(ms)} ms`);

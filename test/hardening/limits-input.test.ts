@@ -39,8 +39,7 @@ t.test('line length: --max-line-bytes at the limit is served, one byte past is r
   socket.write(`${atLimit}\n`);
   t.equal(await readUntil(socket, 'pong\n'), 'pong\n', 'a 64-byte line is a command like any other');
   socket.write(`${atLimit}\r\n`);
-  await readUntil(socket, 'pong\n');
-  t.pass('64 bytes plus \\r\\n is still within the limit (the terminator does not count)');
+  t.equal(await readUntil(socket, 'pong\n'), 'pong\n', '64 bytes plus \\r\\n is still within the limit (the terminator does not count)');
 
   socket.write(`${pastLimit}\nping\n`);
   const reply = await readUntil(socket, 'pong\n');
@@ -53,6 +52,7 @@ t.test('line length: --max-line-bytes at the limit is served, one byte past is r
   socket.write(`${'y'.repeat(1024 * 1024)}\nping\n`);
   await readUntil(socket, 'pong\n');
   await listener.until('the second notice', (lines) => lines.filter((l) => l.includes('line too long')).length === 2);
+  t.equal(listener.lines.filter((l) => l.includes('line too long')).length, 2, 'only the two lines past the limit got a notice, not the one ending in \\r\\n');
   t.ok(await exchange(h.port, 'ping\n').then((r) => r === 'pong\n'), 'a fresh connection is served');
   t.equal(DEFAULT_CONFIG.maxLineBytes, 4096, 'the default is MAX_LINE_BYTES, 4096');
 });
@@ -72,7 +72,8 @@ t.test('frame JSON: the default 10 MiB limit, exactly at it and one byte past', 
   t.equal(refused!.json.error?.code, 'TOO_LARGE');
   t.match(refused!.json.error?.message, /frame JSON length 10485761 is over the limit of 10485760 bytes/);
   await conn.closed;
-  t.pass('the connection closes after TOO_LARGE (a length over the limit cannot be resynchronised)');
+  t.equal(conn.socket.destroyed, true, 'the connection closes after TOO_LARGE (a length over the limit cannot be resynchronised)');
+  t.equal(conn.responses.length, 2, 'with no answer after the TOO_LARGE one');
 
   const fresh = await RawFramed.open(h.port);
   t.teardown(() => fresh.socket.destroy());

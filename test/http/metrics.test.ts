@@ -28,7 +28,7 @@ const stats: DaemonStats = {
     rejectedBusy: 10,
     failed: 11,
   },
-  render: { workers: 4, busy: 2, queued: 0, replaced: 1 },
+  render: { isolation: 'thread', workers: 4, busy: 2, running: 2, queued: 0, replaced: 1, crashes: 1, timeouts: 0, retried: 0, recycled: 0, pids: [], busyPids: [] },
   notices: { pending: 12, sent: 13, retried: 14, failedAttempts: 15 },
   inference: { queued: 16, running: 1, rejectedBusy: 17, models: {} },
 };

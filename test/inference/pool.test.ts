@@ -1,5 +1,5 @@
 import t from 'tap';
-import { spawnWorker } from '../../src/util/spawn-worker.js';
+import { threadWorker } from '../../src/pool/thread-worker.js';
 import { WorkerPool } from '../../src/inference/worker-pool.js';
 
 const fake = new URL('./fixtures/fake.ts', import.meta.url).href;
@@ -10,11 +10,15 @@ function pool(t: { teardown(fn: () => unknown): void }, opts: { size?: number; j
     size: opts.size ?? 1,
     jobsPerWorker: opts.jobsPerWorker ?? 2,
     timeoutMs: opts.timeoutMs ?? 10_000,
-    spawn: () => spawnWorker(fake, 'fake-inference-worker'),
+    spawn: () => threadWorker(fake, 'fake-inference-worker', {}),
     onEvent: (e) => events.push(e.type),
   });
   t.teardown(() => p.close());
   return { p, events };
+}
+
+async function waitReady(p: WorkerPool): Promise<void> {
+  while (!p.ready()) await new Promise((r) => setTimeout(r, 10));
 }
 
 const img = (delay: number, len = 3) => new Uint8Array(len).fill(delay, 0, 1);
@@ -27,14 +31,15 @@ t.test('results and errors come back per request', async (t) => {
   await t.rejects(p.run('fail', img(0)), { code: 'PROTOCOL_ERROR', message: 'bad image' });
 });
 
-t.test('a crashed worker fails only its own requests and is replaced', async (t) => {
+t.test('a request whose worker crashes is retried once, then fails alone with PROCESSING_ERROR; the worker is replaced', async (t) => {
   const { p, events } = pool(t, { size: 2, jobsPerWorker: 1 });
+  await waitReady(p);
   const slow = p.run('echo', img(150)); // on worker 0
-  const crash = p.run('crash', img(0)); // on worker 1
-  await t.rejects(crash, { code: 'PROCESSING_ERROR', message: /the inference worker crashed \(it exited with code 3\)/ });
+  const crash = p.run('crash', img(0)); // on worker 1, then on its replacement
+  await t.rejects(crash, { code: 'PROCESSING_ERROR', message: /^inference on model "crash" failed: the inference worker died: it exited with code 3 \(tried 2 times\)$/ });
   t.equal((await slow)[0]!.className, 'echo 3');
   t.same((await p.run('echo', img(0)))[0]!.className, 'echo 3', 'the replacement serves');
-  t.match(p.stats(), { crashes: 1, restarts: 1, workers: 2 });
+  t.match(p.stats(), { crashes: 2, retried: 1, restarts: 2 });
   t.ok(events.includes('restart'));
 });
 
@@ -43,7 +48,7 @@ t.test('a request past the timeout fails with TIMEOUT; its worker is replaced; n
   const { p } = pool(t, { size: 1, jobsPerWorker: 2, timeoutMs: 2000 });
   const hang = p.run('hang', img(0));
   const neighbour = p.run('echo', img(50)); // held by the same worker, stuck behind the hang
-  await t.rejects(hang, { code: 'TIMEOUT', message: /ran longer than 2000 ms; its worker was replaced/ });
+  await t.rejects(hang, { code: 'TIMEOUT', message: /^inference on model "hang" ran longer than 2000 ms; its worker was replaced$/ });
   t.equal((await neighbour)[0]!.className, 'echo 3');
   t.match(p.stats(), { timeouts: 1, restarts: 1, crashes: 0 });
 });
@@ -66,6 +71,7 @@ t.test('cancellation: queued requests leave the queue, running ones are dropped'
 
 t.test('close waits for running requests, fails queued ones, refuses new ones; idempotent', async (t) => {
   const { p } = pool(t, { size: 1, jobsPerWorker: 1 });
+  await waitReady(p); // until then both would be queued (a job goes only to a worker that said ready)
   const running = p.run('echo', img(100));
   const queued = p.run('echo', img(0));
   const closed = p.close();

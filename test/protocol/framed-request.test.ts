@@ -111,6 +111,37 @@ t.test('viewport: named fields or the array form', async (t) => {
   t.same(parse({ command: 'viewport', request_id: 4, viewport: [12, 2047, 1361, 2050, 1363] }, none), expected);
 });
 
+t.test('command names match in any ASCII case, as the seed\'s Python server lower-cased them', async (t) => {
+  t.same(parse({ command: 'PROCESS', request_id: 1, camera_number: 2 }), {
+    ok: true,
+    request: { requestId: 1, type: 'process', cameraNumber: 2, payload: png },
+  });
+  t.same(parse({ command: 'Render', tile: '3_4_2' }, none), {
+    ok: true,
+    request: { requestId: null, type: 'render', tile: { raw: '3_4_2', z: 3, x: 4, y: 2 } },
+  });
+  t.same(parse({ command: 'STATS' }, none), { ok: true, request: { requestId: null, type: 'stats' } }, 'the type is the lower-case name');
+  t.same(parse({ command: 'Ping' }, none), { ok: true, request: { requestId: null, type: 'ping' } });
+  t.match(parse({ command: 'ViewPort', viewport: [1, 0, 0, 1, 1] }, none), { ok: true, request: { type: 'viewport', z: 1 } });
+  t.match(parse({ command: 'CANCEL', tile: '1/0/0' }, none), { ok: true, request: { type: 'cancel' } });
+  t.match(parse({ command: 'ShutDown', token: 't' }, none), { ok: true, request: { type: 'shutdown', token: 't' } });
+});
+
+t.test('an unknown command in any case is a PROTOCOL_ERROR naming the received name and every known command', async (t) => {
+  for (const command of ['EXPLODE', 'Process ', 'pro\u0130cess', '\u212Aill']) {
+    const result = parse({ request_id: 9, command }, none);
+    t.match(result, {
+      ok: false,
+      requestId: 9,
+      error: {
+        code: ErrorCode.PROTOCOL_ERROR,
+        message: /^unknown command .* \(expected one of process, render, shutdown, ping, stats, viewport, cancel\)$/,
+      },
+    }, JSON.stringify(command));
+    t.match(result.ok ? '' : result.error.message, `unknown command ${JSON.stringify(command)}`, `${JSON.stringify(command)}: named as received`);
+  }
+});
+
 t.test('unknown fields are ignored', async (t) => {
   t.match(parse({ camera_number: 1, future_field: { deep: [1] } }), { ok: true });
 });

@@ -2,6 +2,11 @@ import t from 'tap';
 import { ErrorCode } from '../../src/errors.js';
 import { GeometryBuilder } from '../../src/render/geometry-builder.js';
 import { WorldGeometry, type LayerData } from '../../src/render/geometry.js';
+import { spawnWorker } from '../../src/util/spawn-worker.js';
+
+/** A builder whose thread is test/render/fixtures/faulty-geometry-worker.ts. */
+const faulty = (fault: 'throw' | 'exit' | 'hang', timeoutMs: number) =>
+  new GeometryBuilder({ timeoutMs, spawn: (o) => spawnWorker(import.meta.url, 'fixtures/faulty-geometry-worker', { ...o, workerData: { fault } }) });
 
 const sameLayer = (a: LayerData, b: LayerData): boolean =>
   a.coords.length === b.coords.length &&
@@ -27,7 +32,8 @@ t.test('builds each level once in its own thread, the same data as building in t
   t.equal(builder.threadsStarted, 1);
 
   await until(() => !builder.running);
-  t.pass('the idle thread ended');
+  t.equal(builder.running, false, 'the idle thread ended');
+  t.equal(builder.threadsStarted, 1, 'and no other thread was started meanwhile');
   t.equal(await builder.request(0), a, 'a built level needs no thread');
   t.notOk(builder.running);
   await builder.request(1);
@@ -39,15 +45,15 @@ t.test('builds each level once in its own thread, the same data as building in t
 });
 
 t.test('a build that throws fails with PROCESSING_ERROR; the thread lives on', async (t) => {
-  const builder = new GeometryBuilder({ timeoutMs: 120_000, faultForTest: 'throw' });
+  const builder = faulty('throw', 120_000);
   t.teardown(() => builder.close());
-  await t.rejects(builder.request(0), { code: ErrorCode.PROCESSING_ERROR, message: /geometry builder threw/ });
+  await t.rejects(builder.request(0), { code: ErrorCode.PROCESSING_ERROR, message: /faulty geometry builder threw/ });
   await t.rejects(builder.request(1), { code: ErrorCode.PROCESSING_ERROR });
   t.equal(builder.threadsStarted, 1);
 });
 
 t.test('a builder thread that dies fails the builds waiting on it with PROCESSING_ERROR, and the next request starts a new one', async (t) => {
-  const builder = new GeometryBuilder({ timeoutMs: 120_000, faultForTest: 'exit' });
+  const builder = faulty('exit', 120_000);
   t.teardown(() => builder.close());
   const results = await Promise.allSettled([builder.request(0), builder.request(1)]);
   for (const r of results) t.match(r, { status: 'rejected', reason: { code: ErrorCode.PROCESSING_ERROR, message: /exited/ } });
@@ -56,7 +62,7 @@ t.test('a builder thread that dies fails the builds waiting on it with PROCESSIN
 });
 
 t.test('a build that never answers fails with TIMEOUT and its thread is ended', async (t) => {
-  const builder = new GeometryBuilder({ timeoutMs: 1_500, faultForTest: 'hang' });
+  const builder = faulty('hang', 1_500);
   t.teardown(() => builder.close());
   await t.rejects(builder.request(0), { code: ErrorCode.TIMEOUT });
   t.notOk(builder.running);

@@ -5,7 +5,19 @@ import { WorldGeometry } from '../../src/render/geometry.js';
 import { TileRenderer } from '../../src/render/tile-renderer.js';
 import { decode } from './fixtures/helpers.js';
 
-// One pool of two real worker threads for most tests (each prepares its geometry at start).
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+// Real threads and processes, each loading Skia and the data; slow on a loaded machine.
+t.setTimeout(300_000);
+
+// One pool of two real worker threads for most tests (geometry prepared once, shared).
 const pool = new RenderPool({ workers: 2, tileSize: 256, palette: true, timeoutMs: 60_000 });
 t.teardown(() => pool.close());
 
@@ -50,38 +62,64 @@ t.test('more calls than workers wait in the FIFO and all complete', async (t) =>
   const metas = Array.from({ length: 6 }, (_, i) => ({ z: 3, x: i, y: 3, size: 1 }));
   const results = await Promise.all(metas.map((m) => pool.renderMetaTile(m)));
   t.same(results.map((r) => r[0]!.x), [0, 1, 2, 3, 4, 5]);
-  t.same(pool.stats(), { workers: 2, busy: 0, queued: 0, replaced: 0 });
+  t.match(pool.stats(), { workers: 2, busy: 0, queued: 0, replaced: 0, isolation: 'thread', pids: [] });
 });
 
 t.test('a block off the grid is refused with BAD_TILE without reaching a worker', async (t) => {
   await t.rejects(pool.renderMetaTile({ z: 1, x: 1, y: 0, size: 2 }), { code: ErrorCode.BAD_TILE });
 });
 
-t.test('a worker that crashes fails only its job, is replaced, and the next render succeeds', async (t) => {
-  // injectFaultForTest is the pool's documented test-only hook: a real worker
-  // thread is told to exit / throw outside any job.
-  const before = pool.stats().replaced;
-  await t.rejects(pool.injectFaultForTest('exit'), { code: ErrorCode.PROCESSING_ERROR });
-  await t.rejects(pool.injectFaultForTest('uncaught'), { code: ErrorCode.PROCESSING_ERROR });
-  t.equal(pool.stats().replaced, before + 2);
-  const tiles = await Promise.all([pool.renderMetaTile({ z: 1, x: 0, y: 0, size: 2 }), pool.renderMetaTile({ z: 2, x: 0, y: 0, size: 2 })]);
-  t.equal(tiles[0].length + tiles[1].length, 8);
-  t.equal(pool.stats().workers, 2);
+t.test('in child processes (each builds its own geometry) the tiles are byte-identical to the threads\'; a process killed with SIGSEGV mid-job costs the job one retry', async (t) => {
+  const procs = new RenderPool({ workers: 1, tileSize: 256, palette: true, timeoutMs: 60_000, isolation: 'process' });
+  t.teardown(() => procs.close());
+  for (const meta of [{ z: 2, x: 0, y: 0, size: 4 }, { z: 5, x: 16, y: 8, size: 8 }]) {
+    const [fromProcess, fromThread] = await Promise.all([procs.renderMetaTile(meta), pool.renderMetaTile(meta)]);
+    t.ok(fromProcess.length === meta.size ** 2 && fromProcess.every((tile, i) => Buffer.compare(Buffer.from(tile.png), Buffer.from(fromThread[i]!.png)) === 0), `z${meta.z}: same PNG bytes`);
+  }
+  const [pid] = procs.stats().pids;
+  t.equal(procs.stats().pids.length, 1, 'one render process');
+  t.ok(isAlive(pid!), `it is a live process (pid ${pid})`);
+
+  // Stop it first so the job cannot finish before the signal lands, then crash it.
+  const job = procs.renderMetaTile({ z: 4, x: 0, y: 0, size: 8 });
+  while (procs.stats().busy === 0) await new Promise((r) => setTimeout(r, 5));
+  process.kill(pid!, 'SIGSTOP');
+  process.kill(pid!, 'SIGSEGV');
+  process.kill(pid!, 'SIGCONT');
+  t.equal((await job).length, 64, 'all 64 tiles, from the replacement');
+  t.match(procs.stats(), { crashes: 1, retried: 1, replaced: 1, workers: 1 });
+  const [replacement] = procs.stats().pids;
+  t.not(replacement, pid, 'a new process');
+  t.notOk(isAlive(pid!), 'the crashed one is gone');
+  await procs.close();
+  t.notOk(isAlive(replacement!), 'close() ends the render processes');
 });
 
-t.test('a renderer error comes back as data and keeps the worker', async (t) => {
-  const before = pool.stats().replaced;
-  await t.rejects(pool.injectFaultForTest('throw'), { code: ErrorCode.PROCESSING_ERROR, message: /renderer threw/ });
-  t.equal(pool.stats().replaced, before);
+t.test('a hung render process (SIGSTOP) fails its job with TIMEOUT, is killed and replaced', async (t) => {
+  const procs = new RenderPool({ workers: 1, tileSize: 256, palette: true, timeoutMs: 10_000, isolation: 'process' }); // a fresh process's first render of a zoom band builds its geometry
+  t.teardown(() => procs.close());
+  await procs.renderMetaTile({ z: 0, x: 0, y: 0, size: 1 });
+  const [pid] = procs.stats().pids;
+  process.kill(pid!, 'SIGSTOP');
+  await t.rejects(procs.renderMetaTile({ z: 1, x: 0, y: 0, size: 2 }), { code: ErrorCode.TIMEOUT, message: /^metatile 1\/0\/0\/2 took longer than 10000 ms; its render worker was replaced$/ });
+  t.equal((await procs.renderMetaTile({ z: 1, x: 0, y: 0, size: 2 })).length, 4, 'the replacement renders');
+  t.match(procs.stats(), { timeouts: 1, replaced: 1 });
+  t.not(procs.stats().pids[0], pid);
 });
 
-t.test('a render past the deadline fails with TIMEOUT and its worker is replaced', async (t) => {
-  const small = new RenderPool({ workers: 1, tileSize: 256, palette: true, timeoutMs: 1_500 });
-  t.teardown(() => small.close());
-  await t.rejects(small.injectFaultForTest('hang'), { code: ErrorCode.TIMEOUT });
-  t.equal(small.stats().replaced, 1);
-  const tiles = await small.renderMetaTile({ z: 0, x: 0, y: 0, size: 1 });
-  t.equal(tiles.length, 1, 'the replacement worker renders');
+t.test('a renderer named by module (as a map names Mapnik) runs in a child process with its options', async (t) => {
+  const stamped = new RenderPool({ workers: 1, renderer: { module: new URL('./fixtures/stamp-renderer.ts', import.meta.url).href, options: { stamp: 42 } } });
+  t.teardown(() => stamped.close());
+  const tiles = await stamped.renderMetaTile({ z: 1, x: 0, y: 0, size: 2 });
+  t.same(tiles.map((tile) => [...tile.png]), [[42, 0, 0, 1], [42, 1, 0, 1], [42, 0, 1, 1], [42, 1, 1, 1]], 'row-major, drawn in a process');
+  t.match(stamped.stats(), { isolation: 'process', workers: 1 });
+});
+
+t.test('a renderer module that fails to load: no worker can start, renders fail with PROCESSING_ERROR instead of waiting', async (t) => {
+  const broken = new RenderPool({ workers: 1, renderer: { module: new URL('./fixtures/no-such-renderer.js', import.meta.url).href, options: {} }, restartBackoffMs: 50 });
+  t.teardown(() => broken.close());
+  t.equal(broken.isolation, 'process', 'a renderer module other than the built-in one always runs in processes');
+  await t.rejects(broken.renderMetaTile({ z: 0, x: 0, y: 0, size: 1 }), { code: ErrorCode.PROCESSING_ERROR, message: /no render worker could start/ });
 });
 
 t.test('an abort before the job reaches a worker cancels it; a running job finishes', async (t) => {

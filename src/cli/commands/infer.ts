@@ -5,6 +5,7 @@ import type { CommandModule } from 'yargs';
 import { FramedClient } from '../../client/framed-client.js';
 import type { CliContext } from '../context.js';
 import { connectionOptions } from '../options.js';
+import { clientConfigFromArgv } from '../client-config.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/mosaicd.js', import.meta.url));
 
@@ -34,9 +35,11 @@ export function inferCommand(ctx: CliContext): CommandModule {
             'stdio',
             '--log-level',
             'warn',
+            // The child reads MOSAICD_* itself (it inherits the environment); hand it the file too.
+            ...(argv.config ? ['--config', argv.config as string] : []),
             ...(argv['models-dir'] ? ['--models-dir', argv['models-dir'] as string] : []),
           ])
-        : await FramedClient.connect({ host: argv.host as string | undefined, port: argv.port as number | undefined });
+        : await FramedClient.connect(pick(clientConfigFromArgv(argv)));
       const out = argv.out as string | undefined;
       if (out) await mkdir(out, { recursive: true });
       try {
@@ -69,3 +72,5 @@ export function inferCommand(ctx: CliContext): CommandModule {
     },
   };
 }
+
+const pick = ({ host, port }: { host: string; port: number }) => ({ host, port });

@@ -3,6 +3,7 @@ import { TileClient } from '../../client/tile-client.js';
 import { CompletionListener } from '../../client/completion-listener.js';
 import type { CliContext } from '../context.js';
 import { connectionOptions } from '../options.js';
+import { clientConfigFromArgv } from '../client-config.js';
 
 /**
  * `mosaicd render Z_X_Y...`: a line-protocol client. Listens for notices on
@@ -16,14 +17,13 @@ export function renderCommand(ctx: CliContext): CommandModule {
     builder: (y) =>
       connectionOptions(y)
         .positional('tiles', { type: 'string', array: true, describe: 'tile names, Z_X_Y or Z/X/Y' })
-        .option('callback-port', { type: 'number', describe: 'port to hear notices on (default: port + 1)' })
+        .option('callback-port', { type: 'number', describe: 'port to hear notices on (default: --config, MOSAICD_CALLBACK_PORT, else port + 1)' })
         .option('timeout', { type: 'number', default: 60, describe: 'seconds to wait for every notice' })
         .example('$0 render 3_4_2 16_58001_25480', 'render two tiles and wait for both notices'),
     handler: async (argv) => {
-      const port = (argv.port as number | undefined) ?? 12345;
-      const host = (argv.host as string | undefined) ?? '127.0.0.1';
+      const { host, port, callbackPort } = clientConfigFromArgv(argv);
       const names = (argv.tiles as string[]).map((n) => n.replace(/\//g, '_'));
-      const listener = await CompletionListener.listen({ host, port: (argv['callback-port'] as number | undefined) ?? port + 1 });
+      const listener = await CompletionListener.listen({ host, port: callbackPort });
       try {
         listener.on('notice', (n) => {
           if (n.type === 'tile' && names.includes(n.name)) ctx.out(`${n.name}\n`);

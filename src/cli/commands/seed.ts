@@ -5,6 +5,7 @@ import type { CommandModule } from 'yargs';
 import cliProgress from 'cli-progress';
 import type { CliContext } from '../context.js';
 import { connectionOptions } from '../options.js';
+import { clientConfigFromArgv } from '../client-config.js';
 import { Seeder, type SeedProgress } from '../../seed/seeder.js';
 import { WORLD, countTiles, enumerateTiles, parseBBox, parseZoomRange } from '../../seed/tile-range.js';
 import { parseTileName, type TileCoord } from '../../tile/tile-coord.js';
@@ -28,29 +29,28 @@ export function seedCommand(ctx: CliContext): CommandModule {
         .option('zoom', { type: 'string', demandOption: true, describe: 'zoom range, e.g. 0-8 or 5' })
         .option('bbox', { type: 'string', describe: 'minlon,minlat,maxlon,maxlat (default: the world); write --bbox=-10,36,30,60 when it starts with a minus' })
         .option('force', { type: 'boolean', describe: 're-render tiles that already exist' })
-        .option('token', { type: 'string', describe: 'admin token, if the daemon requires one (for --force)' })
+        .option('token', { type: 'string', alias: 'admin-token', describe: 'admin token, if the daemon requires one, for --force (default: --config, MOSAICD_ADMIN_TOKEN)' })
         .option('only-missing', { type: 'boolean', describe: 'skip tiles already in --tiles-dir without asking the daemon' })
-        .option('tiles-dir', { type: 'string', default: './tiles', describe: 'the daemon\'s tile folder (for --only-missing)' })
-        .option('layout', { choices: ['flat', 'zxy'], default: 'flat', describe: 'the daemon\'s tile layout (for --only-missing)' })
-        .option('metatile', { type: 'number', default: 8, describe: 'the daemon\'s metatile size: tiles are sent block by block' })
+        .option('tiles-dir', { type: 'string', describe: 'the daemon\'s tile folder, for --only-missing (default: --config, MOSAICD_TILES_DIR, else ./tiles)' })
+        .option('layout', { choices: ['flat', 'zxy'], describe: 'the daemon\'s tile layout, for --only-missing (default: --config, MOSAICD_LAYOUT, else flat)' })
+        .option('metatile', { type: 'number', describe: 'the daemon\'s metatile size: tiles are sent block by block (default: --config, MOSAICD_METATILE, else 8)' })
         .conflicts('force', 'only-missing')
         .example('$0 seed --zoom 0-6', 'the whole world down to zoom 6')
         .example('$0 seed --zoom 10-14 --bbox 5.9,45.8,10.5,47.8 --only-missing', 'fill the gaps over Switzerland'),
     handler: async (argv) => {
+      const config = clientConfigFromArgv(argv);
       const { minZoom, maxZoom } = parseZoomRange(argv.zoom as string);
       if (maxZoom > MAX_SUPPORTED_ZOOM) throw new Error(`--zoom goes up to ${MAX_SUPPORTED_ZOOM}`);
       const range = { minZoom, maxZoom, bbox: argv.bbox ? parseBBox(argv.bbox as string) : WORLD };
       const total = countTiles(range);
-      const tilesDir = argv['tiles-dir'] as string;
-      const layout = argv.layout as string;
-      const skip = argv['only-missing'] ? (t: TileCoord) => existsSync(tilePath(tilesDir, layout, t)) : undefined;
+      const skip = argv['only-missing'] ? (t: TileCoord) => existsSync(tilePath(config.tilesDir, config.layout, t)) : undefined;
       const progress = await runWithProgress(ctx, total, (seeder, signal) =>
-        seeder.run(enumerateTiles(range, argv.metatile as number), {
-          host: (argv.host as string | undefined) ?? '127.0.0.1',
-          port: (argv.port as number | undefined) ?? 12345,
+        seeder.run(enumerateTiles(range, config.metatile), {
+          host: config.host,
+          port: config.port,
           command: 'bulk',
           force: argv.force === true,
-          ...(argv.token ? { token: argv.token as string } : {}),
+          ...(config.adminToken ? { token: config.adminToken } : {}),
           ...(skip ? { skip } : {}),
           signal,
         }),
@@ -69,8 +69,9 @@ export function expireCommand(ctx: CliContext): CommandModule {
       connectionOptions(y)
         .positional('file', { type: 'string', describe: 'file of Z/X/Y lines (default: stdin)' })
         .option('max-zoom', { type: 'number', default: MAX_SUPPORTED_ZOOM, describe: 'ignore lines above this zoom' })
-        .option('token', { type: 'string', describe: 'admin token, if the daemon requires one' }),
+        .option('token', { type: 'string', alias: 'admin-token', describe: 'admin token, if the daemon requires one (default: --config, MOSAICD_ADMIN_TOKEN)' }),
     handler: async (argv) => {
+      const config = clientConfigFromArgv(argv);
       const input = argv.file ? createReadStream(argv.file as string) : process.stdin;
       const maxZoom = argv['max-zoom'] as number;
       const tiles: TileCoord[] = [];
@@ -87,11 +88,11 @@ export function expireCommand(ctx: CliContext): CommandModule {
       }
       const progress = await runWithProgress(ctx, tiles.length, (seeder, signal) =>
         seeder.run(tiles, {
-          host: (argv.host as string | undefined) ?? '127.0.0.1',
-          port: (argv.port as number | undefined) ?? 12345,
+          host: config.host,
+          port: config.port,
           command: 'expire',
           force: true,
-          ...(argv.token ? { token: argv.token as string } : {}),
+          ...(config.adminToken ? { token: config.adminToken } : {}),
           signal,
         }),
       );

@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { Daemon } from '../../daemon.js';
 import type { CliContext } from '../context.js';
 import { DAEMON_FLAGS, configFromArgv } from '../options.js';
 
@@ -14,6 +13,8 @@ export function serveCommand(ctx: CliContext): CommandModule {
     builder: (y) => y.options(DAEMON_FLAGS).example('$0 serve', 'listen on 127.0.0.1:12345, notices to :12346, tiles in ./tiles'),
     handler: async (argv) => {
       const config = configFromArgv(argv);
+      // Loaded here, not at the top: client commands need none of the daemon and start faster without it.
+      const { Daemon } = await import('../../daemon.js');
       const daemon = await Daemon.start(config);
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {

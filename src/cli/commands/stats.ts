@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { TileClient } from '../../client/tile-client.js';
 import type { CliContext } from '../context.js';
 import { connectionOptions } from '../options.js';
+import { clientConfigFromArgv } from '../client-config.js';
 
 export function statsCommand(ctx: CliContext): CommandModule {
   return {
@@ -9,7 +10,8 @@ export function statsCommand(ctx: CliContext): CommandModule {
     describe: "print a running daemon's queues, renders per zoom and notice counts as JSON",
     builder: (y) => connectionOptions(y),
     handler: async (argv) => {
-      const client = new TileClient({ host: argv.host as string | undefined, port: argv.port as number | undefined });
+      const { host, port } = clientConfigFromArgv(argv);
+      const client = new TileClient({ host, port });
       ctx.out(`${JSON.stringify(await client.stats(), null, 2)}\n`);
     },
   };

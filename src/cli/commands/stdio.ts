@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { Daemon } from '../../daemon.js';
 import type { CliContext } from '../context.js';
 import { DAEMON_FLAGS, configFromArgv } from '../options.js';
 
@@ -15,6 +14,8 @@ export function stdioCommand(ctx: CliContext): CommandModule {
     builder: (y) => y.options(DAEMON_FLAGS),
     handler: async (argv) => {
       const config = configFromArgv(argv);
+      // Loaded here, not at the top: client commands need none of the daemon and start faster without it.
+      const { Daemon } = await import('../../daemon.js');
       const daemon = await Daemon.start(config, { listen: false });
       const session = daemon.openFramedSession(process.stdin, process.stdout, undefined, () => void daemon.stop());
       session.start();

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../../errors.js';
-import { MAX_SUPPORTED_ZOOM, MAX_TIREX_PROCS, RENDER_TIMEOUT_MS, TIREX_ALIVE_TIMEOUT_MS } from '../../limits.js';
+import { MAX_RESTART_BACKOFF_MS, MAX_SUPPORTED_ZOOM, MAX_TIREX_PROCS, RENDER_TIMEOUT_MS, RESTART_BACKOFF_MS, TIREX_ALIVE_TIMEOUT_MS } from '../../limits.js';
 import { readConf } from './conf-file.js';
 
 /** tirex's HUP → TERM → KILL ladder for a silent backend (tirex-backend-manager's $HANGUP_TIMEOUT, $TERM_TIMEOUT). */
@@ -66,6 +66,10 @@ export interface TirexRendererOptions {
   readonly keepMetatiles?: boolean;
   /** The `prio` sent in each request (backends may log it; none is known to use it). */
   readonly prio?: number;
+  /** Replacing a process that died young: at once the first time, then this, doubling (the daemon's --restart-backoff-ms). */
+  readonly restartBackoffMs?: number;
+  /** ... up to this (the daemon's --max-restart-backoff-ms). */
+  readonly maxRestartBackoffMs?: number;
 }
 
 /** The tirex map a renderer draws, as the backend will see it. */
@@ -99,6 +103,8 @@ export interface ResolvedTirexOptions {
   readonly termGraceMs: number;
   readonly keepMetatiles: boolean;
   readonly prio: number;
+  readonly restartBackoffMs: number;
+  readonly maxRestartBackoffMs: number;
 }
 
 function intIn(v: unknown, min: number, max: number, what: string): number {
@@ -198,6 +204,8 @@ export function resolveTirexOptions(o: TirexRendererOptions): ResolvedTirexOptio
     termGraceMs: intIn(o.termGraceMs ?? DEFAULT_TERM_GRACE_MS, 0, 600_000, 'termGraceMs'),
     keepMetatiles: o.keepMetatiles ?? false,
     prio: intIn(o.prio ?? 1, 0, 1000, 'prio'),
+    restartBackoffMs: intIn(o.restartBackoffMs ?? RESTART_BACKOFF_MS, 1, 3_600_000, 'restartBackoffMs'),
+    maxRestartBackoffMs: intIn(o.maxRestartBackoffMs ?? MAX_RESTART_BACKOFF_MS, 1, 3_600_000, 'maxRestartBackoffMs'),
   });
 }
 

@@ -27,9 +27,6 @@ import { encodeRenderRequest, type TirexReply } from './message.js';
 import { metatilePath, readMetatileFile } from './metatile-file.js';
 import { EXIT_CODE_DISABLE, resolveTirexOptions, type ResolvedTirexOptions, type TirexRendererOptions } from './options.js';
 
-/** Restart delay after a process dies young: doubles per death in a row, up to the max, ms. */
-const RESTART_BASE_MS = 200;
-const RESTART_MAX_MS = 30_000;
 /** A process that lived this long before it died was healthy: the next one starts at once, ms. */
 const HEALTHY_LIFETIME_MS = 10_000;
 /** Deaths before the first sign of life, in a row, after which waiting jobs fail and ready() rejects. */
@@ -309,7 +306,9 @@ export class TirexRenderer {
     if (this.#closed || this.#disabled !== undefined) return;
     this.#stats.restarts++;
     this.#deathsInARow = healthy ? 0 : this.#deathsInARow + 1;
-    const delay = healthy ? 0 : Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** Math.max(0, this.#deathsInARow - 1));
+    // As the worker pool: the first death in a row is replaced at once, then restartBackoffMs, doubling.
+    const n = this.#deathsInARow;
+    const delay = n <= 1 ? 0 : Math.min(this.options.maxRestartBackoffMs, this.options.restartBackoffMs * 2 ** (n - 2));
     const t = setTimeout(() => {
       this.#restartTimers.delete(t);
       void this.#start(slot);

@@ -82,6 +82,14 @@ if (want('pipeline')) {
   for (const r of pipe.rows) row('pipeline', r.figure, r.value, r.target ?? '');
 }
 
+if (want('grpc')) {
+  const { grpcBench } = await import('./grpc.js');
+  console.error('bench: gRPC vs framed ...');
+  const g = await grpcBench({ runs });
+  results.figures.grpc = g;
+  for (const r of g.rows) row('grpc', r.figure, r.value, r.target ?? '');
+}
+
 if (want('load')) {
   const { loadBench } = await import('./load.js');
   console.error('bench: load ...');
@@ -98,6 +106,22 @@ if (want('journal')) {
   const cpu = (f) => `CPU ${fmt(f.cpuMsPer1000Off, 0)} / ${fmt(f.cpuMsPer1000On, 0)} ms per 1,000 (${fmt((f.cpuRatio - 1) * 100, 1)}% more)`;
   row('journal', 'cached line notices/s, journal off / on', `${fmt(j.cachedNotices.off, 0)} / ${fmt(j.cachedNotices.on, 0)} (${slower(j.cachedNotices.ratio)}); ${cpu(j.cachedNotices)}`, '<= 10% slower');
   row('journal', 'cold z0-5 line tiles/s, journal off / on', `${fmt(j.coldTiles.off, 0)} / ${fmt(j.coldTiles.on, 0)} (${slower(j.coldTiles.ratio)}); ${cpu(j.coldTiles)}`, '<= 10% slower');
+}
+
+if (want('maps')) {
+  const { mapsBench } = await import('./maps.js');
+  console.error('bench: maps (Mapnik) ...');
+  const maps = await mapsBench({ runs });
+  results.figures.maps = maps;
+  for (const r of maps.rows) row('maps', r.figure, r.value, r.target ?? '');
+}
+
+if (want('mp')) {
+  const { mpBench } = await import('./mp.js');
+  console.error('bench: multiprocessing clients vs framed ...');
+  const mp = await mpBench();
+  results.figures.mp = mp;
+  for (const r of mp.rows) row('mp', r.figure, r.value, r.target ?? '');
 }
 
 if (want('tirex')) {

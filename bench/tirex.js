@@ -15,7 +15,7 @@ import { BackendProcess } from '../dist/render/tirex/backend-process.js';
 import { encodeRenderRequest } from '../dist/render/tirex/message.js';
 import { freeUdpPort } from '../dist/render/tirex/backend-process.js';
 import { silentLogger } from '../dist/log.js';
-import { writeTirexTestStyle } from '../test/fixtures/tirex/make-style.ts';
+import { writeTestStyle } from '../test/fixtures/map-style/make-style.ts';
 import { ROOT, median } from './lib.js';
 
 const MAX_Z = 5;
@@ -116,7 +116,7 @@ export async function tirexBench({ runs }) {
   try {
     const mapnik = '/usr/libexec/tirex-backend-mapnik';
     if (existsSync(mapnik)) {
-      const style = await writeTirexTestStyle(path.join(dir, 'style'));
+      const { xmlPath: style } = await writeTestStyle(path.join(dir, 'style'));
       const plugindir = ['/usr/share/tirex/mapnik/input', '/usr/lib/x86_64-linux-gnu/mapnik/3.1/input'].find((d) => existsSync(d));
       mkdirSync(path.join(dir, 'mapnik'), { recursive: true });
       figures.mapnik = await compare('tirex Mapnik backend', {

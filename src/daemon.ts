@@ -17,10 +17,13 @@ import { formatErrorNotice } from './protocol/line-command.js';
 import { NoticeTargets } from './service/notice-targets.js';
 import { LineService } from './service/line-service.js';
 import { TileApi } from './service/tile-api.js';
+import { CameraFrames } from './service/camera-frames.js';
+import { GrpcServer } from './transport/grpc/grpc-server.js';
 import { TileStore } from './store/tile-store.js';
 import { FramedSession, type FramedRequestHandler } from './transport/framed-session.js';
 import { LineSession } from './transport/line-session.js';
 import { RequestServer } from './transport/request-server.js';
+import { MpServer } from './transport/mp-connection/index.js';
 import type { DaemonStats } from './daemon-stats.js';
 
 export type { DaemonStats, DaemonInferenceStats } from './daemon-stats.js';
@@ -56,6 +59,10 @@ export class Daemon {
   readonly metrics = new Metrics();
   readonly #framedHandle: FramedRequestHandler;
   #http: HttpServer | undefined;
+  #grpc: GrpcServer | undefined;
+  /** Each camera's newest processed frame, for gRPC viewers (MainServer). */
+  readonly cameras: CameraFrames;
+  #mp: MpServer | undefined;
   readonly #renderPool: RenderPool;
   readonly #notices: NoticeTargets;
   /** Accepted line tile requests and undelivered notices, across a crash (--state-dir); none in stdio mode or with --no-journal. */
@@ -120,7 +127,9 @@ export class Daemon {
           lane: new InferenceLane({ concurrency: config.inferenceWorkers * (config.maxBatch > 1 ? 4 : 2), limit: config.inferenceQueueLimit }),
         }
       : undefined;
+    this.cameras = new CameraFrames({ maxCameras: config.maxCameras, maxInputPixels: config.maxInputPixels });
     this.framed = new FramedService({
+      cameras: this.cameras,
       tiles: this.tiles,
       store: this.store,
       inference: this.#inference,
@@ -215,6 +224,16 @@ export class Daemon {
     return this.#server.address();
   }
 
+  /** The bound gRPC port, when --grpc-port is set (after start). */
+  grpcPort(): number | undefined {
+    return this.#grpc?.port;
+  }
+
+  /** The bound multiprocessing port, when --mp-port is set (after start). */
+  mpAddress(): net.AddressInfo | undefined {
+    return this.#mp?.address();
+  }
+
   /** The bound HTTP port, when --http-port is set (after start). */
   httpAddress(): net.AddressInfo | undefined {
     return this.#http?.address();
@@ -280,6 +299,35 @@ export class Daemon {
       });
       await this.#http.listen();
     }
+    if (c.grpcPort !== undefined) {
+      this.#grpc = new GrpcServer({
+        host: c.grpcHost ?? c.host,
+        port: c.grpcPort,
+        maxMessageBytes: c.grpcMaxMessageBytes,
+        streamInFlight: c.grpcStreamInFlight,
+        handle: this.#framedHandle,
+        cameras: this.cameras,
+        log: this.log,
+        calls: { started: (m) => this.metrics.grpcCallStarted(m), finished: (m, code) => this.metrics.grpcCallFinished(m, code) },
+      });
+      await this.#grpc.listen();
+    }
+    if (c.mpPort !== undefined) {
+      this.#mp = new MpServer({
+        host: c.host,
+        port: c.mpPort,
+        authkey: c.mpAuthkey === undefined ? undefined : Buffer.from(c.mpAuthkey, 'utf8'),
+        maxConnections: c.maxConnections,
+        idleTimeoutMs: c.idleTimeoutMs,
+        maxMessageBytes: c.maxPayloadBytes,
+        pickleLimits: c.pickleLimits,
+        maxInputPixels: c.maxInputPixels,
+        handle: this.#framedHandle,
+        log: this.log.child({ wire: 'mp' }),
+      });
+      const mp = await this.#mp.listen();
+      this.log.info({ host: mp.address, port: mp.port, authkey: c.mpAuthkey !== undefined }, 'multiprocessing clients listening');
+    }
   }
 
   /** A framed session on any pair of streams (a socket, or stdin/stdout in stdio mode). */
@@ -337,6 +385,8 @@ export class Daemon {
     if (this.#stopping) {
       void this.scheduler.destroy();
       this.#server?.destroyConnections();
+      void this.#grpc?.destroy();
+      this.#mp?.destroyConnections();
       return this.#stopping;
     }
     this.#stopping = this.#drainAndClose(true);
@@ -348,6 +398,9 @@ export class Daemon {
     this.tiles.beginStop();
     const accepting = this.lines.settleAccepted();
     const serverClosed = this.#server?.stopAccepting();
+    // gRPC streams stop reading and end once their frames are answered.
+    const grpcClosed = force ? this.#grpc?.destroy() : this.#grpc?.close();
+    const mpClosed = this.#mp?.stopAccepting();
     await accepting;
     if (force) await this.scheduler.destroy();
     else await this.scheduler.close();
@@ -371,8 +424,11 @@ export class Daemon {
       }
     }
     this.#server?.destroyConnections();
+    this.#mp?.destroyConnections();
     await this.#http?.close();
     await serverClosed;
+    await grpcClosed;
+    await mpClosed;
     const undelivered = await this.#notices.close();
     if (undelivered > 0) this.log.warn({ undelivered, journalled: this.#journal?.open ?? false }, 'notices not delivered');
     this.#journal?.close();

@@ -26,6 +26,8 @@ export const ErrorCode = {
   CONFIG_ERROR: 'CONFIG_ERROR',
   /** The journal (--state-dir) cannot be written (disk full, unwritable folder): the request was not accepted. */
   STORAGE_ERROR: 'STORAGE_ERROR',
+  /** A configured renderer's optional module (e.g. @mapnik/mapnik) is not installed or does not load. */
+  RENDERER_UNAVAILABLE: 'RENDERER_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -114,6 +116,13 @@ export class StorageError extends MosaicError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.STORAGE_ERROR, message, options);
     this.name = 'StorageError';
+  }
+}
+
+export class RendererUnavailableError extends MosaicError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.RENDERER_UNAVAILABLE, message, options);
+    this.name = 'RendererUnavailableError';
   }
 }
 

@@ -71,6 +71,27 @@ export const RECYCLE_AFTER_JOBS = 0;
 /** A render process reporting more resident memory than this after a job is replaced, MB (0 = never). Threads share the daemon's RSS, so this applies to `--isolation process`. */
 export const RECYCLE_RSS_MB = 1024;
 
+/** Largest gRPC message received or sent (above gRPC's 4 MiB default: camera frames can be bigger); a larger one ends its call with RESOURCE_EXHAUSTED. */
+export const GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** Frames read on one gRPC Vision/Stream call and not yet answered before the call stops being read (HTTP/2 flow control holds the client). */
+export const GRPC_STREAM_IN_FLIGHT = 32;
+
+/** Cameras whose newest frame is kept for viewers (gRPC MainServer); one more forgets the camera that sent nothing for longest. */
+export const MAX_CAMERAS = 64;
+
+/** Deepest nesting of lists, tuples and dicts in a pickle from a multiprocessing client (`--mp-port`). */
+export const MAX_PICKLE_DEPTH = 100;
+
+/** Values one pickle may push or put into containers: bounds its work and its memory. */
+export const MAX_PICKLE_ITEMS = 100_000;
+
+/** Memo slots one pickle may fill. */
+export const MAX_PICKLE_MEMO = 10_000;
+
+/** Longest integer (LONG1/LONG4) in a pickle, bytes. */
+export const MAX_PICKLE_INT_BYTES = 64;
+
 /**
  * tirex backends (src/render/tirex/): a backend silent (no alive message, no
  * reply) this long is stopped (HUP, TERM, KILL) and replaced, ms. tirex's

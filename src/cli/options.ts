@@ -19,6 +19,11 @@ export const DAEMON_FLAGS = {
   'callback-host': { type: 'string', describe: 'completion listener host (default: the requesting peer, if on loopback)' },
   'callback-port': { type: 'number', describe: 'completion listener port (default: request port + 1)' },
   'http-port': { type: 'number', describe: 'HTTP port: tiles, viewer at /, /metrics, /healthz, /readyz (default off; 0 = any free port)' },
+  'grpc-port': { type: 'number', describe: 'gRPC port: mosaicd.v1.Vision, MainServer (seed 002), health (default off; 0 = any free port)' },
+  'grpc-host': { type: 'string', describe: 'address for the gRPC port (default: --host)' },
+  'grpc-max-message-bytes': { type: 'number', describe: `largest gRPC message in or out (default ${DEFAULT_CONFIG.grpcMaxMessageBytes})` },
+  'grpc-stream-in-flight': { type: 'number', describe: `frames answered at once per gRPC stream before it stops being read (default ${DEFAULT_CONFIG.grpcStreamInFlight})` },
+  'max-cameras': { type: 'number', describe: `cameras whose newest frame is kept for gRPC viewers (default ${DEFAULT_CONFIG.maxCameras})` },
   'callback-mode': { choices: ['short', 'persistent'], describe: 'one connection per notice, or one kept open (default short)' },
   'tiles-dir': { type: 'string', describe: `where tiles are written (default ${DEFAULT_CONFIG.tilesDir})` },
   'state-dir': { type: 'string', describe: 'the journal of accepted line tile requests and undelivered notices, kept across a crash (default: <tiles-dir>/.mosaicd-state)' },
@@ -57,6 +62,9 @@ export const DAEMON_FLAGS = {
   'stop-notice-timeout-ms': { type: 'number', describe: `on stop, keep retrying notices for an absent listener this long, 0 = forever (default ${DEFAULT_CONFIG.stopNoticeTimeoutMs})` },
   'render-timeout-ms': { type: 'number', describe: `fail a render past this (default ${DEFAULT_CONFIG.renderTimeoutMs})` },
   'inference-timeout-ms': { type: 'number', describe: `fail an inference past this (default ${DEFAULT_CONFIG.inferenceTimeoutMs})` },
+  'mp-port': { type: 'number', describe: 'port for Python multiprocessing.connection clients sending pickles (default off; 0 = any free port); on --host' },
+  'mp-authkey': { type: 'string', describe: 'multiprocessing authkey for --mp-port (default none: then only loopback peers may connect)' },
+  'pickle-limit': { type: 'array', string: true, describe: 'bounds of one pickle on --mp-port, e.g. --pickle-limit depth=100 items=100000 memo=10000 intBytes=64' },
   'log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'log level (default info)' },
 } as const;
 
@@ -67,7 +75,8 @@ function pairs(flag: string, items: readonly string[], numeric: boolean, variabl
   const out: Record<string, string | number> = {};
   for (const item of items) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`${variable ?? `--${flag}`} takes key=value pairs, e.g. ${flag === 'queue-limit' ? 'bulk=100000' : '3=text-direction'}; got ${JSON.stringify(item)}`);
+    const example = flag === 'queue-limit' ? 'bulk=100000' : flag === 'pickle-limit' ? 'depth=100' : '3=text-direction';
+    if (eq <= 0) throw new ConfigError(`${variable ?? `--${flag}`} takes key=value pairs, e.g. ${example}; got ${JSON.stringify(item)}`);
     const key = item.slice(0, eq);
     const value = item.slice(eq + 1);
     out[key] = !numeric ? value : variable ? parseEnvNumber(`${variable} (${key})`, value) : Number(value);
@@ -79,6 +88,7 @@ function pairs(flag: string, items: readonly string[], numeric: boolean, variabl
 const PAIR_FLAGS: Record<string, { field: keyof DaemonConfig; numeric: boolean }> = {
   'queue-limit': { field: 'queueLimits', numeric: true },
   'camera-model': { field: 'cameraModels', numeric: false },
+  'pickle-limit': { field: 'pickleLimits', numeric: true },
 };
 
 /**

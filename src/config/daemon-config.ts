@@ -3,6 +3,9 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import {
   DEFAULT_MAX_ZOOM,
+  GRPC_MAX_MESSAGE_BYTES,
+  GRPC_STREAM_IN_FLIGHT,
+  MAX_CAMERAS,
   IDLE_TIMEOUT_MS,
   INFERENCE_TIMEOUT_MS,
   MAX_RESTART_BACKOFF_MS,
@@ -16,6 +19,10 @@ import {
   MAX_LINE_BYTES,
   MAX_PAYLOAD_BYTES,
   MAX_PENDING_NOTICES,
+  MAX_PICKLE_DEPTH,
+  MAX_PICKLE_INT_BYTES,
+  MAX_PICKLE_ITEMS,
+  MAX_PICKLE_MEMO,
   MAX_SUPPORTED_ZOOM,
   RENDER_TIMEOUT_MS,
   STOP_NOTICE_TIMEOUT_MS,
@@ -34,6 +41,14 @@ export interface DaemonConfig {
   /** HTTP port (tiles, viewer, /metrics, /healthz); undefined = no HTTP. 0 picks a free port. */
   httpPort: number | undefined;
   callbackMode: 'short' | 'persistent';
+  /** gRPC port (mosaicd.v1.Vision, seed 002's MainServer, health); undefined = no gRPC. 0 picks a free port. */
+  grpcPort: number | undefined;
+  /** undefined = `host`. */
+  grpcHost: string | undefined;
+  grpcMaxMessageBytes: number;
+  grpcStreamInFlight: number;
+  /** Cameras whose newest frame is kept for viewers. */
+  maxCameras: number;
   tilesDir: string;
   /** The journal's folder (durable requests and notices); undefined = `<tilesDir>/.mosaicd-state`. */
   stateDir: string | undefined;
@@ -84,7 +99,27 @@ export interface DaemonConfig {
   /** camera number → model name; `*` is the fallback. */
   cameraModels: Record<string, string>;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Port for Python multiprocessing.connection clients (pickles); undefined = off. 0 picks a free port. */
+  mpPort: number | undefined;
+  /** multiprocessing authkey (UTF-8); without it only loopback peers may use --mp-port. A secret: never logged. */
+  mpAuthkey: string | undefined;
+  /** Bounds of one pickle from a multiprocessing client. */
+  pickleLimits: PickleLimitsConfig;
 }
+
+export interface PickleLimitsConfig {
+  depth: number;
+  items: number;
+  memo: number;
+  intBytes: number;
+}
+
+export const DEFAULT_PICKLE_LIMITS: Readonly<PickleLimitsConfig> = Object.freeze({
+  depth: MAX_PICKLE_DEPTH,
+  items: MAX_PICKLE_ITEMS,
+  memo: MAX_PICKLE_MEMO,
+  intBytes: MAX_PICKLE_INT_BYTES,
+});
 
 export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   host: '127.0.0.1',
@@ -93,6 +128,11 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   callbackPort: undefined,
   httpPort: undefined,
   callbackMode: 'short',
+  grpcPort: undefined,
+  grpcHost: undefined,
+  grpcMaxMessageBytes: GRPC_MAX_MESSAGE_BYTES,
+  grpcStreamInFlight: GRPC_STREAM_IN_FLIGHT,
+  maxCameras: MAX_CAMERAS,
   tilesDir: './tiles',
   stateDir: undefined,
   journal: true,
@@ -134,6 +174,9 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   preload: [],
   cameraModels: { '*': 'ocr' },
   logLevel: 'info',
+  mpPort: undefined,
+  mpAuthkey: undefined,
+  pickleLimits: { ...DEFAULT_PICKLE_LIMITS },
 });
 
 type Check = (value: unknown) => string | undefined;
@@ -153,6 +196,11 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   callbackPort: (v) => (v === undefined ? undefined : int(1, 65535)(v)),
   httpPort: (v) => (v === undefined ? undefined : int(0, 65535)(v)),
   callbackMode: oneOf('short', 'persistent'),
+  grpcPort: (v) => (v === undefined ? undefined : int(0, 65535)(v)),
+  grpcHost: optStr,
+  grpcMaxMessageBytes: int(1024, 2 * 1024 * 1024 * 1024 - 1),
+  grpcStreamInFlight: int(1, 100_000),
+  maxCameras: int(1, 1_000_000),
   tilesDir: str,
   stateDir: optStr,
   journal: bool,
@@ -201,10 +249,23 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
       ? undefined
       : 'an object of camera number (or "*") → model name',
   logLevel: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  mpPort: (v) => (v === undefined ? undefined : int(0, 65535)(v)),
+  mpAuthkey: optStr,
+  pickleLimits: (v) => {
+    if (typeof v !== 'object' || v === null) return 'an object of depth, items, memo, intBytes';
+    for (const [k, n] of Object.entries(v)) {
+      if (!(k in DEFAULT_PICKLE_LIMITS)) return `keys among ${Object.keys(DEFAULT_PICKLE_LIMITS).join(', ')} (got ${k})`;
+      if (int(1, 100_000_000)(n)) return `${k}: an integer from 1 to 100000000`;
+    }
+    return undefined;
+  },
 };
 
 /** What callers may pass: any subset, with per-class queue limits as a subset too. */
-export type DaemonConfigInput = Partial<Omit<DaemonConfig, 'queueLimits'>> & { queueLimits?: Partial<Record<PriorityClass, number>> };
+export type DaemonConfigInput = Partial<Omit<DaemonConfig, 'queueLimits' | 'pickleLimits'>> & {
+  queueLimits?: Partial<Record<PriorityClass, number>>;
+  pickleLimits?: Partial<PickleLimitsConfig>;
+};
 
 /**
  * Fills defaults, validates every field once (the message names the field,
@@ -215,7 +276,10 @@ export function resolveConfig(input: DaemonConfigInput, source = 'options'): Rea
   for (const [key, value] of Object.entries(input)) {
     if (!(key in CHECKS)) throw new ConfigError(`${source}: unknown field "${key}"`);
     if (value === undefined) continue;
-    merged[key] = key === 'queueLimits' ? { ...DEFAULT_QUEUE_LIMITS, ...(value as object) } : value;
+    merged[key] =
+      key === 'queueLimits' ? { ...DEFAULT_QUEUE_LIMITS, ...(value as object) }
+      : key === 'pickleLimits' ? { ...DEFAULT_PICKLE_LIMITS, ...(value as object) }
+      : value;
   }
   for (const [key, check] of Object.entries(CHECKS)) {
     const problem = check(merged[key]);

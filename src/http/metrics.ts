@@ -34,6 +34,8 @@ export class Metrics {
   readonly #inferenceSeconds: Histogram<'model'>;
   readonly #errors: Counter<'code'>;
   readonly #httpRequests: Counter<'route' | 'status'>;
+  readonly #grpcCalls: Counter<'method' | 'code'>;
+  readonly #grpcInFlight: Gauge<'method'>;
 
   readonly #ready: Gauge;
   readonly #queueLength: Gauge<'class'>;
@@ -86,6 +88,14 @@ export class Metrics {
       labelNames: ['route', 'status'],
       registers,
     });
+
+    this.#grpcCalls = new Counter({
+      name: 'mosaicd_grpc_calls_total',
+      help: 'gRPC calls ended, by method and status code (CANCELLED also counts calls gRPC itself ended, e.g. a message over --grpc-max-message-bytes)',
+      labelNames: ['method', 'code'],
+      registers,
+    });
+    this.#grpcInFlight = new Gauge({ name: 'mosaicd_grpc_calls_in_flight', help: 'gRPC calls open now, by method', labelNames: ['method'], registers });
 
     const gauge = <L extends string = string>(name: string, help: string, labelNames: L[] = []) =>
       new Gauge<L>({ name, help, labelNames, registers });
@@ -143,6 +153,17 @@ export class Metrics {
   /** An HTTP request answered (the HttpServer calls this). */
   countHttpRequest(route: HttpRoute, status: number): void {
     this.#httpRequests.inc({ route, status: String(status) });
+  }
+
+  /** A gRPC call began (the gRPC server's interceptor calls this). */
+  grpcCallStarted(method: string): void {
+    this.#grpcInFlight.inc({ method });
+  }
+
+  /** A gRPC call ended with status `code` (a name such as OK). */
+  grpcCallFinished(method: string, code: string): void {
+    this.#grpcCalls.inc({ method, code });
+    this.#grpcInFlight.dec({ method });
   }
 
   get contentType(): string {

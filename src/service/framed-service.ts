@@ -5,6 +5,7 @@ import { ProcessingError, ProtocolError, UnauthorizedError } from '../errors.js'
 import type { FramedRequest } from '../protocol/framed-request.js';
 import { shutdownResponse, successResponse } from '../protocol/frame-encoder.js';
 import type { InferenceEngine } from '../inference/engine.js';
+import type { CameraFrames } from './camera-frames.js';
 import type { InferenceLane } from '../scheduler/inference-lane.js';
 import type { TileStore } from '../store/tile-store.js';
 import { tileName, type TileCoord } from '../tile/tile-coord.js';
@@ -20,6 +21,8 @@ export interface FramedServiceOptions {
   /** camera number → model; `*` is the fallback. */
   cameraModels: Readonly<Record<string, string>>;
   adminToken: string | undefined;
+  /** Where each camera's newest processed frame is kept for viewers (gRPC MainServer); absent = not kept. */
+  cameras?: CameraFrames | undefined;
   log: Logger;
   stats: () => DaemonStats;
 }
@@ -75,6 +78,7 @@ export class FramedService {
     }
     const started = performance.now();
     const results = await inference.lane.run((signal) => inference.engine.process(model, image, signal ?? ctx.signal), ctx.signal);
+    this.#o.cameras?.record(camera, image, results);
     const images = results.map((r) => r.png);
     const items = results.map((r, i) => ({
       result_index: i,

@@ -9,7 +9,7 @@ export function configCommand(ctx: CliContext): CommandModule {
     builder: (y) => y.options(DAEMON_FLAGS).option('print', { type: 'boolean', default: true, describe: 'print the effective config' }),
     handler: (argv) => {
       const config = configFromArgv(argv);
-      if (argv.print) ctx.out(`${JSON.stringify({ ...config, adminToken: config.adminToken ? '***' : undefined }, null, 2)}\n`);
+      if (argv.print) ctx.out(`${JSON.stringify({ ...config, adminToken: config.adminToken ? '***' : undefined, mpAuthkey: config.mpAuthkey ? '***' : undefined }, null, 2)}\n`);
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Debian's own tirex Mapnik backend (/usr/libexec/tirex-backend-mapnik,
- * Mapnik 3.1) behind TirexRenderer, drawing a style made at test time from
- * world-atlas: real process, real UDP, real .meta files, PNGs decoded back.
+ * Mapnik 3.1) behind TirexRenderer, drawing the Mapnik renderer's test style
+ * (made at test time from world-atlas): real process, real UDP, real .meta files, PNGs decoded back.
  */
 import t from 'tap';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { createTirexRenderer } from '../../../src/render/tirex/tirex-renderer.js';
 import { requireProgram } from '../../helpers/processes.js';
-import { writeTirexTestStyle } from '../../fixtures/tirex/make-style.js';
+import { DEJAVU_DIR, writeTestStyle } from '../../fixtures/map-style/make-style.js';
 import { tempDir } from './helpers.js';
 
 const BACKEND = '/usr/libexec/tirex-backend-mapnik';
@@ -26,7 +26,7 @@ async function colours(png: Uint8Array): Promise<number> {
 t.test('Debian\'s tirex Mapnik backend renders a world-atlas style behind TirexRenderer: 8×8 metatiles of 256 px PNGs with land, sea and labels', async (t) => {
   if (!requireProgram(t, BACKEND, 'tirex')) return;
   const dir = tempDir(t);
-  const style = await writeTirexTestStyle(path.join(dir, 'style'));
+  const { xmlPath: style } = await writeTestStyle(path.join(dir, 'style')); // the Mapnik renderer's test style (world-atlas, DejaVu labels)
   const tiledir = path.join(dir, 'tiles');
   // A tirex map .conf as /etc/tirex/renderer/mapnik/*.conf has it, moved over unchanged.
   const mapConf = path.join(dir, 'world.conf');
@@ -35,7 +35,7 @@ t.test('Debian\'s tirex Mapnik backend renders a world-atlas style behind TirexR
     rendererConfig: '/etc/tirex/renderer/mapnik.conf', // path, procs=3, port, plugindir, fontdir, fontdir_recurse
     procs: 1,
     port: 0,
-    config: PLUGINS === undefined ? {} : { plugindir: PLUGINS, fontdir: '/usr/share/fonts/truetype/dejavu' },
+    config: PLUGINS === undefined ? {} : { plugindir: PLUGINS, fontdir: DEJAVU_DIR },
     mapConfigs: [mapConf],
   });
   t.teardown(() => renderer.close());
@@ -61,7 +61,7 @@ t.test('Debian\'s Mapnik backend with a style that does not load: start-up fails
   await t.rejects(
     createTirexRenderer({
       backend: BACKEND,
-      config: PLUGINS === undefined ? {} : { plugindir: PLUGINS, fontdir: '/usr/share/fonts/truetype/dejavu' },
+      config: PLUGINS === undefined ? {} : { plugindir: PLUGINS, fontdir: DEJAVU_DIR },
       map: { name: 'broken', tiledir: path.join(dir, 'tiles'), mapfile: path.join(dir, 'missing.xml') },
     }),
     { code: 'PROCESSING_ERROR', message: /exits before it is ready \(exit code \d+; its last output: .*Cannot load any Mapnik styles/ },

@@ -21,6 +21,7 @@ import {
 import { silentLogger, type Logger } from '../../log.js';
 import type { MetaTile } from '../../tile/tile-coord.js';
 import type { RenderedTile } from '../meta.js';
+import type { Renderer } from '../mapnik/renderer.js';
 import { BackendProcess, freeUdpPort } from './backend-process.js';
 import { formatConf } from './conf-file.js';
 import { encodeRenderRequest, type TirexReply } from './message.js';
@@ -56,7 +57,7 @@ export interface TirexRendererStats {
   readonly disabled: string | undefined;
 }
 
-export class TirexRenderer {
+export class TirexRenderer implements Renderer {
   readonly options: ResolvedTirexOptions;
   readonly #log: Logger;
   readonly #slots: Array<BackendProcess | undefined>;

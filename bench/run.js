@@ -124,6 +124,14 @@ if (want('mp')) {
   for (const r of mp.rows) row('mp', r.figure, r.value, r.target ?? '');
 }
 
+if (want('tirex')) {
+  const { tirexBench } = await import('./tirex.js');
+  console.error('bench: tirex backends ...');
+  const tx = await tirexBench({ runs });
+  results.figures.tirex = tx.figures;
+  for (const r of tx.rows) row('tirex', r.figure, r.value, r.target ?? '');
+}
+
 const width = (k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length));
 const cols = ['section', 'figure', 'value', 'target'];
 const line = (r) => cols.map((k) => String(r[k]).padEnd(width(k))).join(' | ');

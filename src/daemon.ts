@@ -21,12 +21,12 @@ import { MapRenderers, MapSet, MapStores, resolveMaps, type MapSpec } from './ma
 import { checkMapnikStyles, rendererFor } from './maps/map-renderer-factory.js';
 import { TileApi } from './service/tile-api.js';
 import { CameraFrames } from './service/camera-frames.js';
-import { GrpcServer } from './transport/grpc/grpc-server.js';
+import type { GrpcServer } from './transport/grpc/grpc-server.js';
 import { TileStore } from './store/tile-store.js';
 import { FramedSession, type FramedRequestHandler } from './transport/framed-session.js';
 import { LineSession } from './transport/line-session.js';
 import { RequestServer } from './transport/request-server.js';
-import { MpServer } from './transport/mp-connection/index.js';
+import type { MpServer } from './transport/mp-connection/index.js';
 import type { DaemonStats } from './daemon-stats.js';
 
 export type { DaemonStats, DaemonInferenceStats } from './daemon-stats.js';
@@ -322,6 +322,8 @@ export class Daemon {
       await this.#http.listen();
     }
     if (c.grpcPort !== undefined) {
+      // Loaded only when asked for: importing the gRPC stack doubled the daemon's import time (stdio children start often).
+      const { GrpcServer } = await import('./transport/grpc/grpc-server.js');
       this.#grpc = new GrpcServer({
         host: c.grpcHost ?? c.host,
         port: c.grpcPort,
@@ -335,6 +337,7 @@ export class Daemon {
       await this.#grpc.listen();
     }
     if (c.mpPort !== undefined) {
+      const { MpServer } = await import('./transport/mp-connection/index.js');
       this.#mp = new MpServer({
         host: c.host,
         port: c.mpPort,

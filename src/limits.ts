@@ -94,3 +94,19 @@ export const MAX_PICKLE_MEMO = 10_000;
 
 /** Longest integer (LONG1/LONG4) in a pickle, bytes. */
 export const MAX_PICKLE_INT_BYTES = 64;
+
+/**
+ * tirex backends (src/render/tirex/): a backend silent (no alive message, no
+ * reply) this long is stopped (HUP, TERM, KILL) and replaced, ms. tirex's
+ * backend manager waits 8 minutes; the backend is told 20 s less.
+ */
+export const TIREX_ALIVE_TIMEOUT_MS = 480_000;
+
+/** Largest `.meta` file read from a tirex backend, bytes (64 PNGs of a busy 512 px metatile fit easily). */
+export const MAX_TIREX_METATILE_BYTES = 64 * 1024 * 1024;
+
+/** Largest reply datagram accepted from a tirex backend, bytes (tirex's master takes 512). */
+export const MAX_TIREX_MESSAGE_BYTES = 4096;
+
+/** Most backend processes one tirex map may start (`procs`). */
+export const MAX_TIREX_PROCS = 32;

@@ -1,0 +1,12 @@
+/** tirex backends behind mosaicd (docs/tirex.md). */
+export { TirexRenderer, createTirexRenderer, type TirexRendererStats } from './tirex-renderer.js';
+export {
+  resolveTirexOptions,
+  tirexGridProblem,
+  TIREX_METATILE_SIZE,
+  type ResolvedTirexOptions,
+  type TirexInlineMap,
+  type TirexMap,
+  type TirexRendererOptions,
+} from './options.js';
+export { metatilePath, parseMetatileFile, readMetatileFile } from './metatile-file.js';

@@ -9,13 +9,10 @@ import path from 'node:path';
 import { FramedClient } from '../../src/client/framed-client.js';
 import { textPng } from '../inference/fixtures/images.js';
 import { startDaemon, tempDir } from '../helpers/daemon.js';
-import { ROOT, exitCodeOf, requireProgram, waitForOutput } from '../helpers/processes.js';
+import { exitCodeOf, waitForOutput } from '../helpers/processes.js';
 import { run } from '../clients/fixtures/helpers.js';
+import { FIXTURES, PROTO, PYTHON, generateStubs, jsonLines as lines, requirePythonGrpc, visionClient } from './fixtures/python-stubs.js';
 
-const PYTHON = '/usr/bin/python3';
-const FIXTURES = path.join(ROOT, 'test', 'grpc', 'fixtures');
-const PROTO = path.join(ROOT, 'proto');
-const HEALTH_PROTO = path.join(ROOT, 'node_modules', 'grpc-health-check', 'proto');
 /** Small enough that a test message can exceed it, large enough for every OCR frame here. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -28,35 +25,16 @@ interface PyResult {
   results: Array<{ class_name: string; score: number; image_png: boolean; image_width: number; image_height: number; box: number[][] }>;
 }
 
-const lines = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-
 t.test('Python gRPC clients against a real daemon', async (t) => {
-  if (!requireProgram(t, 'protoc', 'protobuf-compiler')) return;
-  if (!requireProgram(t, 'grpc_python_plugin', 'protobuf-compiler-grpc')) return;
-  if (!requireProgram(t, PYTHON, 'python3')) return;
-  if (spawnSync(PYTHON, ['-c', 'import grpc']).status !== 0) {
-    if (process.env.CI) t.fail(`${PYTHON} cannot import grpc: .ci/run should have installed python3-grpcio`);
-    else t.skip('python3-grpcio not installed (apt-get install python3-grpcio)', () => undefined);
-    return;
-  }
+  if (!requirePythonGrpc(t)) return;
   const dir = await tempDir(t, 'mosaicd-grpc-py-');
   const stubs = path.join(dir, 'stubs');
-  await run(t, 'mkdir', ['-p', stubs]);
-  const gen = await run(t, 'protoc', [
-    `-I${PROTO}`,
-    `-I${HEALTH_PROTO}`,
-    `--python_out=${stubs}`,
-    `--grpc_out=${stubs}`,
-    '--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin',
-    path.join(PROTO, 'mosaicd/v1/vision.proto'),
-    path.join(HEALTH_PROTO, 'health/v1/health.proto'),
-  ]);
-  t.equal(gen.code, 0, 'protoc generates the Python stubs', { output: gen.output });
+  await generateStubs(t, stubs);
 
   const h = await startDaemon(t, { grpcPort: 0, inferenceWorkers: 1, grpcMaxMessageBytes: MAX_MESSAGE_BYTES }, { inference: true });
   const grpcPort = String(h.daemon.grpcPort());
   const env = { ...process.env, MOSAICD_GRPC_STUBS: stubs, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' };
-  const py = (args: string[]) => run(t, PYTHON, [path.join(FIXTURES, 'vision_client.py'), ...args], { env, timeoutMs: 120_000 });
+  const py = (args: string[]) => visionClient(t, stubs, args);
 
   const hello = path.join(dir, 'hello.png');
   const mosaic = path.join(dir, 'mosaic.png');

@@ -7,26 +7,16 @@
 import t from 'tap';
 import path from 'node:path';
 import net from 'node:net';
-import { existsSync, writeFileSync } from 'node:fs';
-import sharp from 'sharp';
+import { existsSync } from 'node:fs';
 import { startDaemon, tempDir } from '../helpers/daemon.js';
 import { textPng } from '../inference/fixtures/images.js';
+import { frameFiles } from './fixtures/frames.js';
 import { script } from './fixtures/python.js';
 
 const MODEL = { cameraModels: { '*': 'text-direction', '3': 'text-direction' }, inferenceWorkers: 1 };
 
-/** A BGR frame as cv2.imread gives it (raw bytes on disk, read by numpy) and the same picture as JPEG. */
-async function frameFiles(dir: string): Promise<{ raw: string; jpeg: string; width: number; height: number }> {
-  const png = await textPng(['HELLO WORLD'], { width: 320, height: 160 });
-  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const bgr = Buffer.from(data);
-  for (let i = 0; i < bgr.length; i += 3) [bgr[i], bgr[i + 2]] = [bgr[i + 2]!, bgr[i]!];
-  const raw = path.join(dir, 'frame.bgr');
-  const jpeg = path.join(dir, 'frame.jpg');
-  writeFileSync(raw, bgr);
-  writeFileSync(jpeg, await sharp(png).jpeg().toBuffer());
-  return { raw, jpeg, width: info.width, height: info.height };
-}
+/** The seeds' frame: upright text, 320×160. */
+const helloFiles = async (dir: string) => frameFiles(dir, await textPng(['HELLO WORLD'], { width: 320, height: 160 }));
 
 type Reply = { frame_num: unknown; camera_number: unknown; model?: string; results: Array<{ class_name: string; score: number; box: number[] }>; error: null | { code: string; message: string } };
 
@@ -41,7 +31,7 @@ const h = await startDaemon(
 );
 
 await t.test('seed 003/004 clients: numpy BGR, grey, Fortran-order and JPEG frames, lists, double and single pickling at protocols 2, 4 and 5', async (t) => {
-  const files = await frameFiles(await tempDir(t));
+  const files = await helloFiles(await tempDir(t));
   const scenarios = ['double-p2', 'double-p4', 'double-p5', 'single-p2', 'single-p4', 'single-p5', 'send-obj', 'jpeg-1d', 'jpeg-nx1', 'grey', 'fortran', 'list', 'camera-route', 'unknown-model'];
   const run = await script('seed_clients.py', [JSON.stringify({ port: h.daemon.mpAddress()!.port, ...files, scenarios })]);
   t.equal(run.code, 0, run.stderr);
@@ -118,7 +108,7 @@ await t.test('a message over --max-payload-bytes gets a TOO_LARGE reply, then th
   const run = await script('oversize_client.py', [String(port)]);
   t.equal(run.code, 0, run.stderr);
   t.match(JSON.parse(run.stdout), { reply: { frame_num: null, error: { code: 'TOO_LARGE', message: /2000000 bytes is over the limit of 1000000 bytes \(--max-payload-bytes\)/ } }, then: 'EOFError' });
-  const files = await frameFiles(await tempDir(t));
+  const files = await helloFiles(await tempDir(t));
   const ok = await script('seed_clients.py', [JSON.stringify({ port, ...files, scenarios: ['jpeg-1d'] })]);
   t.equal(ok.code, 0, ok.stderr);
 });
@@ -128,7 +118,7 @@ t.test('with --mp-authkey', async (t) => {
 const h = await startDaemon(t, { mpPort: 0, mpAuthkey: 'right key', ...MODEL }, { inference: true, listener: false });
 
 await t.test('a Python 3.11 client with the right key is served, a wrong or missing key is refused', async (t) => {
-  const files = await frameFiles(await tempDir(t));
+  const files = await helloFiles(await tempDir(t));
   const port = h.daemon.mpAddress()!.port;
   const ok = await script('seed_clients.py', [JSON.stringify({ port, authkey: 'right key', ...files, scenarios: ['double-p4'] })]);
   t.equal(ok.code, 0, ok.stderr);

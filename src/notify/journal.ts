@@ -91,6 +91,8 @@ interface Statements {
   insertNotice: Database.Statement;
   deleteTile: Database.Statement;
   deleteNotice: Database.Statement;
+  /** One turn's operations in one transaction; made once, not per turn. */
+  batch: Database.Transaction<(ops: readonly Op[], results: number[]) => void>;
 }
 
 export class SqliteJournal implements NoticeJournal {
@@ -154,6 +156,9 @@ export class SqliteJournal implements NoticeJournal {
         insertNotice: db.prepare('INSERT INTO notices (host, port, line) VALUES (?, ?, ?)'),
         deleteTile: db.prepare('DELETE FROM tiles WHERE id = ?'),
         deleteNotice: db.prepare('DELETE FROM notices WHERE id = ?'),
+        batch: db.transaction((ops: readonly Op[], results: number[]) => {
+          for (const op of ops) results.push(this.#run(op));
+        }),
       };
       return db;
     } catch (err) {
@@ -276,9 +281,7 @@ export class SqliteJournal implements NoticeJournal {
     const db = this.#db!;
     const results: number[] = [];
     try {
-      db.transaction(() => {
-        for (const op of ops) results.push(this.#run(op));
-      })();
+      this.#st!.batch(ops, results);
     } catch (batchErr) {
       let failed = 0;
       let firstErr: unknown;

@@ -214,11 +214,15 @@ export class CallbackNotifier extends EventEmitter {
    * for `drain`) unless `overLimit` (the daemon's `done`, which is owed
    * whatever the backlog), ShuttingDownError after close(). `answers` is the
    * accept() id of the tile this notice answers: the journal swaps the
-   * tile's record for the notice's in one commit. Resolves once the notice
-   * is in the journal (at once without one; also when the journal failed,
-   * the notice then going on in memory); never rejects.
+   * tile's record for the notice's in one commit. `heldBy` is the accept()
+   * id of a tile whose committed record stands for this notice (the tile's
+   * own success notice: a restart re-queues the tile, finds it on disk and
+   * announces it again): nothing is written, the notice is sendable at once
+   * and its delivery drops the tile's record. Resolves once the notice is
+   * in the journal (at once without one or with `heldBy`; also when the
+   * journal failed, the notice then going on in memory); never rejects.
    */
-  enqueue(line: string, options: { overLimit?: boolean; answers?: number | undefined } = {}): Promise<void> {
+  enqueue(line: string, options: { overLimit?: boolean; answers?: number | undefined; heldBy?: number | undefined } = {}): Promise<void> {
     if (this.#closing !== undefined) throw new ShuttingDownError('the completion notifier is closed');
     if (typeof line !== 'string' || !line.endsWith('\n') || line.indexOf('\n') !== line.length - 1) {
       throw new TypeError(`a notice must be one line ending in "\\n", received ${JSON.stringify(line)}`);
@@ -230,18 +234,20 @@ export class CallbackNotifier extends EventEmitter {
       );
     }
     const journal = this.#journal;
+    const heldBy = journal === undefined ? undefined : options.heldBy;
     const n: Notice = {
       seq: this.#nextSeq++,
       data: Buffer.from(line, 'utf8'),
-      state: journal ? 'journalling' : 'waiting',
+      state: journal && heldBy === undefined ? 'journalling' : 'waiting',
       attempts: 0,
       counted: false,
       journalId: undefined,
-      tileId: undefined,
+      // Already committed (accept() resolved): the tile record is this notice's record.
+      tileId: heldBy,
     };
     this.#queue.push(n);
     this.#pending++;
-    if (journal === undefined) {
+    if (journal === undefined || heldBy !== undefined) {
       this.#pump();
       return Promise.resolve();
     }

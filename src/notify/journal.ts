@@ -11,7 +11,7 @@ import { PRIORITY_CLASSES, type PriorityClass } from '../scheduler/priority.js';
  * that a restart after a crash re-queues the one and delivers the other.
  *
  * Why SQLite and not an append-only file of our own: atomic multi-row
- * transactions (a tile record becomes its notice record in one commit), a
+ * transactions (a tile record becomes its error notice's record in one commit), a
  * WAL whose torn tail is detected by checksums and ignored on open, and
  * deletes that don't need compaction code. All of that would otherwise be
  * hand-written and would need its own crash tests.
@@ -36,7 +36,12 @@ export interface ListenerAddress {
   readonly port: number;
 }
 
-/** A line-protocol tile request that was accepted and has not been notified yet. */
+/**
+ * A line-protocol tile request that was accepted and whose notice has not
+ * been delivered yet. Its success notice (`Z_X_Y`) has no record of its
+ * own: this record stands for it (a restart re-queues the tile, finds it on
+ * disk and announces it), which saves a write and a swap per tile.
+ */
 export interface JournalledTile extends ListenerAddress {
   readonly id: number;
   /** Z_X_Y */
@@ -56,7 +61,7 @@ export interface JournalledNotice extends ListenerAddress {
 export interface NoticeJournal {
   /** Records an accepted tile request; resolves with its id once committed, rejects with StorageError. */
   acceptTile(tile: Omit<JournalledTile, 'id'>): Promise<number>;
-  /** Records a notice (and, in the same commit, drops the tile record it answers); resolves with its id once committed. */
+  /** Records a notice (and, in the same commit, drops the tile record it answers: an error notice); resolves with its id once committed. */
   addNotice(notice: Omit<JournalledNotice, 'id'>, answersTile: number | undefined): Promise<number>;
   /** Drops a delivered notice and/or a tile record that is owed nothing more. Best effort, batched. */
   release(noticeId: number | undefined, tileId: number | undefined): void;
@@ -86,6 +91,8 @@ interface Statements {
   insertNotice: Database.Statement;
   deleteTile: Database.Statement;
   deleteNotice: Database.Statement;
+  /** One turn's operations in one transaction; made once, not per turn. */
+  batch: Database.Transaction<(ops: readonly Op[], results: number[]) => void>;
 }
 
 export class SqliteJournal implements NoticeJournal {
@@ -149,6 +156,9 @@ export class SqliteJournal implements NoticeJournal {
         insertNotice: db.prepare('INSERT INTO notices (host, port, line) VALUES (?, ?, ?)'),
         deleteTile: db.prepare('DELETE FROM tiles WHERE id = ?'),
         deleteNotice: db.prepare('DELETE FROM notices WHERE id = ?'),
+        batch: db.transaction((ops: readonly Op[], results: number[]) => {
+          for (const op of ops) results.push(this.#run(op));
+        }),
       };
       return db;
     } catch (err) {
@@ -271,9 +281,7 @@ export class SqliteJournal implements NoticeJournal {
     const db = this.#db!;
     const results: number[] = [];
     try {
-      db.transaction(() => {
-        for (const op of ops) results.push(this.#run(op));
-      })();
+      this.#st!.batch(ops, results);
     } catch (batchErr) {
       let failed = 0;
       let firstErr: unknown;

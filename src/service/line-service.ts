@@ -130,6 +130,7 @@ export class LineService {
     const tile = this.#admit(ref, (line) => this.#notify(ctx, line));
     if (tile === undefined) return;
     const name = noticeName(tile, ref.map);
+    const success = formatTileNotice(name);
     const release = this.#reserveNotice(ctx, name);
     if (release === undefined) return;
     const done = ctx.track();
@@ -155,7 +156,9 @@ export class LineService {
               notifier?.forget(tileId);
               return undefined;
             }
-            return this.#notify(ctx, line === INTERRUPTED ? formatErrorNotice(name, new ShuttingDownError().message) : line, tileId);
+            if (line === INTERRUPTED) return this.#notify(ctx, formatErrorNotice(name, new ShuttingDownError().message), tileId);
+            // The tile's own success notice needs no record of its own: the committed tile record stands for it.
+            return line === success ? this.#notify(ctx, line, undefined, tileId) : this.#notify(ctx, line, tileId);
           }),
         (err: unknown) => {
           release();
@@ -176,8 +179,9 @@ export class LineService {
     void this.#settle(tile, name, cls, clientId, force, log).then((line) => {
       if (line === INTERRUPTED) return undefined;
       if (line === CANCELLED) return notifier.forget(tileId);
-      // Accepted once already: its notice is owed whatever the backlog.
-      return notifier.enqueue(line, { overLimit: true, answers: tileId }).catch(() => undefined);
+      // Accepted once already: its notice is owed whatever the backlog. A success notice is held by the tile's record.
+      const held = line === formatTileNotice(name);
+      return notifier.enqueue(line, { overLimit: true, answers: held ? undefined : tileId, heldBy: held ? tileId : undefined }).catch(() => undefined);
     });
   }
 
@@ -274,17 +278,19 @@ export class LineService {
 
   /**
    * Delivers a notice to the peer's completion listener; in-band when no
-   * listener may be derived. `answers`: the journalled tile it answers.
+   * listener may be derived. `answers`: the journalled tile it answers
+   * (its record is swapped for the notice's); `heldBy`: the journalled tile
+   * whose record stands for this notice (see CallbackNotifier.enqueue).
    * Resolves once the notice is journalled.
    */
-  #notify(ctx: LineContext, line: string, answers?: number): Promise<void> {
+  #notify(ctx: LineContext, line: string, answers?: number, heldBy?: number): Promise<void> {
     const notifier = this.#o.notices.for(ctx.peer);
     if (notifier === undefined) {
       ctx.reply(line);
       return Promise.resolve();
     }
     try {
-      return notifier.enqueue(line, { answers });
+      return notifier.enqueue(line, { answers, heldBy });
     } catch (err) {
       this.#o.log.error({ err: messageOf(err) }, 'notice refused');
       ctx.reply(formatErrorNotice(line.split(/\s/)[0] ?? '?', 'notice queue full'));

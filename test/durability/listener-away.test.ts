@@ -25,7 +25,7 @@ for (const mode of ['short', 'persistent'] as const) {
     t.teardown(() => listener.close());
     const port2 = await freePort();
     const second = await serve(t, s, port2);
-    t.match(second.output(), /"notices":9,"tiles":0,"skipped":0[^\n]*journal: resuming/, 'the restart says what it resumes');
+    t.match(second.output(), /"notices":1,"tiles":8,"skipped":0[^\n]*journal: resuming/, 'the restart says what it resumes: the error notice, and the tiles whose records stand for their notices');
     await send(port2, 'stop\n');
     t.equal((await second.exited).code, 0, 'the restarted daemon stops cleanly');
     await listener.until('done', (lines) => lines.includes('done'));

@@ -90,3 +90,18 @@ t.test('accept() journals a tile for this listener; without a journal it resolve
   t.same(journal.released, [[undefined, 100]]);
   t.equal(await new CallbackNotifier({ host: '127.0.0.1', port: 1 }).accept({ tile: '3_1_1', cls: 'interactive', force: false, clientId: 'c' }), undefined);
 });
+
+for (const mode of ['short', 'persistent'] as const) {
+  t.test(`${mode}: a notice held by its tile's record writes nothing, is sent at once and releases the tile record once delivered`, async (t) => {
+    const listener = await startListener(t);
+    const journal = new FakeJournal();
+    const n = new CallbackNotifier({ host: '127.0.0.1', port: listener.port, mode, journal });
+    t.teardown(() => n.close());
+    await n.enqueue('3_1_1\n', { heldBy: 7 });
+    t.same(journal.commits, [], 'no notice record is written');
+    await n.flush();
+    await n.close();
+    t.same(listener.received, ['3_1_1\n'], 'delivered without a commit');
+    t.same(journal.released, [[undefined, 7]], 'the tile record is released (persistent: at the clean close)');
+  });
+}

@@ -3,7 +3,7 @@ import { MosaicError } from '../errors.js';
 import { MAX_BUFFER_PX, MAX_MAPS, MAX_SUPPORTED_ZOOM } from '../limits.js';
 import { MAX_META_PIXELS } from '../render/meta.js';
 import { MAX_SCALE, type MapnikTileFormat } from '../render/mapnik/options.js';
-import { resolveTirexOptions, tirexGridProblem, type ResolvedTirexOptions, type TirexRendererOptions } from '../render/tirex/options.js';
+import { resolveTirexOptions, tirexGridProblem, type ResolvedTirexOptions, type TirexInlineMap, type TirexRendererOptions } from '../render/tirex/options.js';
 import { MAP_NAME } from './map-name.js';
 import { checkTirexInput } from './tirex-input.js';
 
@@ -71,8 +71,11 @@ export interface MapInput {
   strict?: boolean;
   format?: MapnikTileFormat;
   /** tirex: the backend, its options and its map (docs/tirex.md). */
-  tirex?: TirexRendererOptions;
+  tirex?: TirexMapInput;
 }
+
+/** A tirex map's `tirex` object: the renderer's options; an inline map is named after the mosaicd map unless it says. */
+export type TirexMapInput = Omit<TirexRendererOptions, 'map'> & { readonly map?: Omit<TirexInlineMap, 'name'> & { readonly name?: string } };
 
 /** The global settings a map inherits when it does not set its own. */
 export interface MapDefaults {
@@ -196,7 +199,7 @@ function tirexOf(m: MapInput, defaults: MapDefaults): ResolvedTirexOptions {
       ...(defaults.maxRestartBackoffMs !== undefined ? { maxRestartBackoffMs: defaults.maxRestartBackoffMs } : {}),
       ...o,
       // The tirex map is named after the mosaicd map unless it says otherwise.
-      ...(o.map !== undefined ? { map: { ...o.map, name: o.map.name ?? m.name } } : {}),
+      ...(o.map !== undefined ? { map: { ...o.map, name: o.map.name ?? m.name } } : { map: undefined }),
     });
   } catch (err) {
     throw new Error(`map "${m.name}": ${err instanceof MosaicError ? err.message : String(err)}`);

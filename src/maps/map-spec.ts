@@ -157,14 +157,6 @@ export function checkMapInputs(value: unknown): string | undefined {
 }
 
 /**
- * Every map the daemon serves, from the validated config: the default map
- * first (today's builtin map, or a Mapnik map with `style`; a `maps` entry
- * named `default` overrides its fields), then the others. A named map's
- * tiles go under `<tilesDir>/NAME/` unless it sets its own folder. Throws
- * a message (for a ConfigError) when two maps would share a folder or a
- * metatile is over MAX_META_PIXELS.
- */
-/**
  * What an entry asks of a renderer that does not take it, or undefined.
  * `renderer` may be implied: by `style` (mapnik), by `tirex`, else builtin
  * (the default map's may still come from --style: resolveMaps checks it).
@@ -206,6 +198,15 @@ function tirexOf(m: MapInput, defaults: MapDefaults): ResolvedTirexOptions {
   }
 }
 
+/**
+ * Every map the daemon serves, from the validated config: the default map
+ * first (today's builtin map, or a Mapnik map with `style`; a `maps` entry
+ * named `default` overrides its fields), then the others. A named map's
+ * tiles go under `<tilesDir>/NAME/` unless it sets its own folder. Throws
+ * a message (for a ConfigError) when two maps would share a folder, a
+ * metatile is over MAX_META_PIXELS, or a tirex map's options or grid do
+ * not fit its backend (its `.conf` files are read here).
+ */
 export function resolveMaps(defaults: MapDefaults, maps: unknown): MapSpec[] {
   const inputs = (mapInputList(maps) ?? []) as MapInput[];
   const own = inputs.find((m) => m.name === DEFAULT_MAP_NAME);

@@ -96,7 +96,7 @@ export class Daemon {
     this.store = this.stores.storeOf({});
     // The scheduler's render slots (--concurrency) are shared by every map; each map's
     // renderer has its own workers, since a worker's renderer options are fixed.
-    this.#renderers = new MapRenderers(this.maps, config.concurrency, (spec) => rendererFor(spec, config));
+    this.#renderers = new MapRenderers(this.maps, config.concurrency, (spec) => rendererFor(spec, config, log));
     this.#renderPool = this.#renderers.of(undefined) as RenderPool;
     const stores = this.stores;
     this.scheduler = new TileScheduler({
@@ -200,6 +200,13 @@ export class Daemon {
     } catch (err) {
       journal?.close();
       await engine?.close();
+      throw err;
+    }
+    try {
+      // A tirex map's backend must say it is alive (or fail start-up with why it cannot).
+      await daemon.#renderers.ready();
+    } catch (err) {
+      await daemon.destroy();
       throw err;
     }
     const removed = await daemon.stores.cleanTemporaryFiles();

@@ -110,3 +110,10 @@ export const MAX_TIREX_MESSAGE_BYTES = 4096;
 
 /** Most backend processes one tirex map may start (`procs`). */
 export const MAX_TIREX_PROCS = 32;
+
+/**
+ * Largest Mapnik buffer around a metatile (a map's `bufferSize`, or a
+ * style's `buffer-size`), px: every render grows by twice this per side.
+ * Without either, 128 px is used, as renderd does.
+ */
+export const MAX_BUFFER_PX = 1024;

@@ -5,7 +5,7 @@
 // (2 threads, render_list), interleaved in the same run; visible tile latency
 // under a 10,000-tile Mapnik backlog; resident memory per render process;
 // uniform tiles; tile encoders on Mapnik's pixels.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,14 +21,11 @@ import { loadMapnik } from '../dist/render/mapnik/mapnik-api.js';
 import { metaExtent } from '../dist/render/mapnik/extent.js';
 import { encodePalettePng } from '../dist/render/png-palette.js';
 import { writeTestStyle } from '../test/fixtures/map-style/make-style.ts';
-import { median, memoryOf, percentile, startDaemon } from './lib.js';
+import { median, memoryOf, percentile, renderdPyramid, startDaemon, DEBIAN_PLUGINS } from './lib.js';
 
 const MAX_ZOOM = 6;
 const METATILE = 8;
 const PROCESSES = 2;
-/** Debian 12's libmapnik3.1 input plugins (the path /etc/renderd.conf names). */
-const DEBIAN_PLUGINS = '/usr/lib/mapnik/3.1/input';
-const DEJAVU = '/usr/share/fonts/truetype/dejavu';
 
 const have = (p) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0;
 
@@ -157,43 +154,6 @@ async function uniformTiles(dir) {
     }
   }
   return { tiles: names.length, uniform, share: uniform / names.length, distinctFiles: distinct.size, uniformBytes, allBytes, byZoom };
-}
-
-/** One cold pyramid through a private renderd (fresh per run) and render_list -a -f -n 2. */
-async function renderdPyramid(stylePath) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mosaicd-renderd-'));
-  const sock = path.join(dir, 'renderd.sock');
-  const tiles = path.join(dir, 'tiles');
-  await mkdir(tiles);
-  const conf = path.join(dir, 'renderd.conf');
-  await writeFile(
-    conf,
-    `[renderd]\nsocketname=${sock}\nnum_threads=${PROCESSES}\ntile_dir=${tiles}\nstats_file=${dir}/renderd.stats\n\n` +
-      `[mapnik]\nplugins_dir=${DEBIAN_PLUGINS}\nfont_dir=${DEJAVU}\nfont_dir_recurse=true\n\n` +
-      `[bench]\nURI=/bench/\nTILEDIR=${tiles}\nXML=${stylePath}\nHOST=localhost\nTILESIZE=256\nMAXZOOM=20\n`,
-  );
-  const renderd = spawn('renderd', ['-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  renderd.stderr.on('data', (d) => (log += d));
-  try {
-    for (let i = 0; !existsSync(sock); i++) {
-      if (i > 300 || renderd.exitCode !== null) throw new Error(`renderd did not start: ${log.slice(-500)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const started = performance.now();
-    // -l: render_list sleeps while the load average is over 16 (its default); on a shared box it is.
-    const list = spawn('render_list', ['-a', '-f', '-n', String(PROCESSES), '-l', '1000', '-z', '0', '-Z', String(MAX_ZOOM), '-m', 'bench', '-s', sock, '-t', tiles], { stdio: 'ignore' });
-    const [code] = await once(list, 'exit');
-    const seconds = (performance.now() - started) / 1000;
-    if (code !== 0) throw new Error(`render_list exited ${code}: ${log.slice(-500)}`);
-    // render_list counts metatiles × 64; count the real tiles (z0–6 = 5,461).
-    const count = tileCount(MAX_ZOOM);
-    return { tiles: count, seconds, tilesPerSecond: count / seconds, memory: [await memoryOf(renderd.pid)] };
-  } finally {
-    renderd.kill('SIGTERM');
-    if (renderd.exitCode === null) await once(renderd, 'exit');
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 async function sendLines(port, text) {

@@ -376,7 +376,7 @@ export async function mapsBench({ runs = 3, only = process.env.MAPS_BENCH_PARTS?
           const kind = kinds[(i + k) % kinds.length];
           if (kind === 'daemon') res.daemon[i] = await daemonPyramid(style.xmlPath, { inspect: i === 0 });
           else if (kind === 'direct') res.direct[i] = await directPyramid(style.xmlPath);
-          else res.renderd[i] = await renderdPyramid(style.xmlPath);
+          else res.renderd[i] = await renderdPyramid(style.xmlPath, { threads: PROCESSES, maxZoom: MAX_ZOOM, warmUp: true });
         }
         loads.push(load1());
         console.error(`  maps run ${i + 1}: ` + kinds.map((k) => `${k} ${res[k][i].tilesPerSecond.toFixed(0)}`).join(', ') + ` tiles/s (load ${loads.at(-2).toFixed(1)} → ${loads.at(-1).toFixed(1)})`);

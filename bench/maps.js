@@ -2,8 +2,7 @@
 // rendered by MapnikRenderer in 2 child processes (mapnik-process, 8×8
 // metatiles) vs Debian's renderd (2 threads, render_list) in the same run;
 // resident memory per render process; tile encoders on Mapnik's pixels.
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,14 +13,11 @@ import { loadMapnik } from '../dist/render/mapnik/mapnik-api.js';
 import { metaExtent } from '../dist/render/mapnik/extent.js';
 import { encodePalettePng } from '../dist/render/png-palette.js';
 import { writeTestStyle } from '../test/fixtures/map-style/make-style.ts';
-import { median, memoryOf } from './lib.js';
+import { median, memoryOf, renderdPyramid, DEBIAN_PLUGINS } from './lib.js';
 
 const MAX_ZOOM = 6;
 const METATILE = 8;
 const PROCESSES = 2;
-/** Debian 12's libmapnik3.1 input plugins (the path /etc/renderd.conf names). */
-const DEBIAN_PLUGINS = '/usr/lib/mapnik/3.1/input';
-const DEJAVU = '/usr/share/fonts/truetype/dejavu';
 
 const have = (p) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0;
 
@@ -60,43 +56,6 @@ async function mosaicdPyramid(stylePath) {
     return { tiles, seconds, tilesPerSecond: tiles / seconds, loaded, memory, mapnik: procs[0].info.mapnikVersion };
   } finally {
     await Promise.all(procs.map((p) => p.close()));
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** One cold pyramid through a private renderd (fresh per run) and render_list -a -f -n 2. */
-async function renderdPyramid(stylePath) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mosaicd-renderd-'));
-  const sock = path.join(dir, 'renderd.sock');
-  const tiles = path.join(dir, 'tiles');
-  await mkdir(tiles);
-  const conf = path.join(dir, 'renderd.conf');
-  await writeFile(
-    conf,
-    `[renderd]\nsocketname=${sock}\nnum_threads=${PROCESSES}\ntile_dir=${tiles}\nstats_file=${dir}/renderd.stats\n\n` +
-      `[mapnik]\nplugins_dir=${DEBIAN_PLUGINS}\nfont_dir=${DEJAVU}\nfont_dir_recurse=true\n\n` +
-      `[bench]\nURI=/bench/\nTILEDIR=${tiles}\nXML=${stylePath}\nHOST=localhost\nTILESIZE=256\nMAXZOOM=20\n`,
-  );
-  const renderd = spawn('renderd', ['-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  renderd.stderr.on('data', (d) => (log += d));
-  try {
-    for (let i = 0; !existsSync(sock); i++) {
-      if (i > 300 || renderd.exitCode !== null) throw new Error(`renderd did not start: ${log.slice(-500)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const started = performance.now();
-    // -l: render_list sleeps while the load average is over 16 (its default); on a shared box it is.
-    const list = spawn('render_list', ['-a', '-f', '-n', String(PROCESSES), '-l', '1000', '-z', '0', '-Z', String(MAX_ZOOM), '-m', 'bench', '-s', sock, '-t', tiles], { stdio: 'ignore' });
-    const [code] = await once(list, 'exit');
-    const seconds = (performance.now() - started) / 1000;
-    if (code !== 0) throw new Error(`render_list exited ${code}: ${log.slice(-500)}`);
-    // render_list counts metatiles × 64; count the real tiles (z0–6 = 5,461).
-    const count = tileCount(MAX_ZOOM);
-    return { tiles: count, seconds, tilesPerSecond: count / seconds, memory: [await memoryOf(renderd.pid)] };
-  } finally {
-    renderd.kill('SIGTERM');
-    if (renderd.exitCode === null) await once(renderd, 'exit');
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -18,6 +18,11 @@ export async function coldPyramid({ metatile, runs, maxZoom = 6, args = [] }) {
   return { tiles: total, tilesPerSecond: median(rates), runs: rates };
 }
 
+/** One cold z0–maxZoom pyramid through a fresh daemon (bench/builtin-vs-renderd.js). */
+export function coldPyramidOnce({ metatile = 8, maxZoom = 6, args = [] } = {}) {
+  return pyramidOnce({ minZoom: 0, maxZoom, bbox: WORLD }, metatile, args);
+}
+
 /** One cold pyramid through a fresh daemon; also the resident memory of its render processes at the end (if any). */
 async function pyramidOnce(range, metatile, args) {
   const total = countTiles(range);

@@ -28,6 +28,8 @@ export interface RenderedTile {
 /** Draws a metatile. The render pool in production; a gated fake in scheduler tests. */
 export interface MetaTileRenderer {
   renderMetaTile(meta: MetaTile, signal?: AbortSignal): Promise<RenderedTile[]>;
+  /** Optional: a job for this metatile was queued; get ready for it (the built-in renderer builds its geometry level ahead). */
+  prepare?(meta: MetaTile): void;
   readonly size: number;
 }
 
@@ -344,6 +346,7 @@ export class TileScheduler extends EventEmitter {
       const meta = metaTileOf(tile, this.#metatile(tile.map));
       job = { key, meta, state: 'queued', cls, waiters: new Set(), controller: new AbortController(), submission: undefined };
       this.#jobs.set(key, job);
+      this.#renderer.prepare?.(meta);
       this.#submit(job);
     } else {
       this.#counters.coalesced++;

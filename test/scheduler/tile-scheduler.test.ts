@@ -218,6 +218,19 @@ t.test('one aborting signal shared by many requests cancels its queued tiles, le
   t.equal(scheduler.stats().queued.bulk, 0);
 });
 
+t.test('the renderer is told of each new job when it is queued, once per metatile, before any of them runs', async (t) => {
+  const renderer = new GatedRenderer(1);
+  const prepared: string[] = [];
+  const withPrepare = Object.assign(renderer, { prepare: (m: MetaTile) => void prepared.push(`${m.z}_${m.x}_${m.y}`) });
+  const scheduler = new TileScheduler({ renderer: withPrepare, sink: new MemorySink(), metatile: 8 });
+  const all = [tile(6, 1, 1), tile(6, 2, 2), tile(6, 9, 9), tile(7, 0, 0)].map((x) => scheduler.request(x, { cls: 'bulk' }));
+  t.same(prepared, ['6_0_0', '6_8_8', '7_0_0'], 'one per job, in the order queued');
+  await renderer.started(1);
+  t.same(renderer.order, ['6_0_0']);
+  renderer.open();
+  await Promise.all(all);
+});
+
 t.test('while someone looks at the map, bulk work leaves one render slot free', async (t) => {
   const { renderer, scheduler } = setup({ slots: 2 });
   const bulk = [0, 1, 2, 3, 4, 5].map((i) => scheduler.request(tile(9, i, 0), { cls: 'bulk' }));

@@ -86,25 +86,40 @@ export async function builtinVsRenderd({ runs = 3, args = [] } = {}) {
   const withRenderd = have('renderd') && have('render_list') && existsSync(DEBIAN_PLUGINS);
   const dir = await mkdtemp(path.join(tmpdir(), 'mosaicd-builtin-style-'));
   const ours = [], theirs = [], theirs50m = [], load = [];
+  // CPU seconds per run (daemon: every thread; renderd: its process), for tiles per CPU-second:
+  // on a shared machine the wall-clock rates depend on how much of the CPU each side gets.
+  const cpu = { mosaicd: [], renderd: [], renderd50m: [] };
   try {
     const xmlPath = withRenderd ? await writeBuiltinStyle(dir) : undefined;
     // Also the style of docs/notes tile-daemons.md §5 (1:50m at every zoom), the renderd bar issue 9 quoted.
     const xml50m = withRenderd ? await writeBuiltinStyle(dir, { bands: [{ resolution: '50m', minZoom: 0, maxZoom: 30 }], name: 'style-50m.xml' }) : undefined;
     for (let i = 0; i < runs; i++) {
       load.push(loadavg()[0]);
-      ours.push((await coldPyramidOnce({ metatile: 8, maxZoom: MAX_ZOOM, args: ['--concurrency', String(THREADS), ...args] })).tilesPerSecond);
+      const o = await coldPyramidOnce({ metatile: 8, maxZoom: MAX_ZOOM, args: ['--concurrency', String(THREADS), ...args] });
+      ours.push(o.tilesPerSecond);
+      cpu.mosaicd.push(o.cpuSeconds);
       if (withRenderd) {
-        theirs.push((await renderdPyramid(xmlPath, { threads: THREADS, maxZoom: MAX_ZOOM, warmUp: true })).tilesPerSecond);
-        theirs50m.push((await renderdPyramid(xml50m, { threads: THREADS, maxZoom: MAX_ZOOM, warmUp: true })).tilesPerSecond);
+        const r = await renderdPyramid(xmlPath, { threads: THREADS, maxZoom: MAX_ZOOM, warmUp: true });
+        theirs.push(r.tilesPerSecond);
+        cpu.renderd.push(r.cpuSeconds);
+        const r50 = await renderdPyramid(xml50m, { threads: THREADS, maxZoom: MAX_ZOOM, warmUp: true });
+        theirs50m.push(r50.tilesPerSecond);
+        cpu.renderd50m.push(r50.cpuSeconds);
       }
-      console.error(`  builtin run ${i + 1}: mosaicd ${ours.at(-1).toFixed(0)} tiles/s` + (withRenderd ? `, renderd ${theirs.at(-1).toFixed(0)} tiles/s (ratio ${(ours.at(-1) / theirs.at(-1)).toFixed(2)}), renderd 50m ${theirs50m.at(-1).toFixed(0)} tiles/s (ratio ${(ours.at(-1) / theirs50m.at(-1)).toFixed(2)})` : '') + ` (load ${load.at(-1).toFixed(1)})`);
+      console.error(`  builtin run ${i + 1}: mosaicd ${ours.at(-1).toFixed(0)} tiles/s` + (withRenderd ? `, renderd ${theirs.at(-1).toFixed(0)} tiles/s (ratio ${(ours.at(-1) / theirs.at(-1)).toFixed(2)}), renderd 50m ${theirs50m.at(-1).toFixed(0)} tiles/s (ratio ${(ours.at(-1) / theirs50m.at(-1)).toFixed(2)})` : '') + ` (load ${load.at(-1).toFixed(1)}; CPU s mosaicd ${cpu.mosaicd.at(-1).toFixed(1)}` + (withRenderd ? `, renderd ${cpu.renderd.at(-1).toFixed(1)}, renderd 50m ${cpu.renderd50m.at(-1).toFixed(1)}` : '') + ')');
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
   const ratios = theirs.map((t, i) => ours[i] / t);
   const ratios50m = theirs50m.map((t, i) => ours[i] / t);
+  // Tiles per CPU-second, ours over theirs, per run.
+  const cpuRatios = cpu.renderd.map((c, i) => c / cpu.mosaicd[i]);
+  const cpuRatios50m = cpu.renderd50m.map((c, i) => c / cpu.mosaicd[i]);
   return {
+    cpu, cpuRatios, cpuRatios50m,
+    medianCpuRatio: cpuRatios.length ? median(cpuRatios) : undefined,
+    medianCpuRatio50m: cpuRatios50m.length ? median(cpuRatios50m) : undefined,
     tiles: 5461, mosaicd: ours, renderd: theirs, renderd50m: theirs50m, ratios, ratios50m, load,
     medianMosaicd: median(ours),
     medianRenderd: theirs.length ? median(theirs) : undefined,

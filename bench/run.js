@@ -67,6 +67,9 @@ if (want('builtin')) {
     row('builtin', 'ratio mosaicd / renderd (per run, median)', `${fmt(b.medianRatio, 2)} (runs ${b.ratios.map((r) => fmt(r, 2)).join(', ')}; load ${b.load.map((l) => fmt(l, 1)).join(', ')})`, '>= 1.5');
     row('builtin', 'renderd with 1:50m at every zoom (docs/notes §5 bar)', `${fmt(b.medianRenderd50m, 0)} tiles/s (runs ${spread(b.renderd50m)})`);
     row('builtin', 'ratio mosaicd / renderd 1:50m (per run, median)', `${fmt(b.medianRatio50m, 2)} (runs ${b.ratios50m.map((r) => fmt(r, 2)).join(', ')})`);
+    const cpus = (xs) => xs.map((x) => fmt(x, 1)).join(', ');
+    row('builtin', 'CPU seconds per pyramid: mosaicd (all threads) / renderd / renderd 1:50m', `${cpus(b.cpu.mosaicd)} / ${cpus(b.cpu.renderd)} / ${cpus(b.cpu.renderd50m)}`);
+    row('builtin', 'tiles per CPU-second, mosaicd / renderd (per run, median; load-independent)', `${fmt(b.medianCpuRatio, 2)} (runs ${b.cpuRatios.map((r) => fmt(r, 2)).join(', ')}); vs 1:50m ${fmt(b.medianCpuRatio50m, 2)} (runs ${b.cpuRatios50m.map((r) => fmt(r, 2)).join(', ')})`);
   }
 }
 

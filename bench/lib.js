@@ -30,6 +30,12 @@ export const percentile = (xs, p) => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 };
 
+/** CPU seconds (user + system, every thread) a process has used so far (Linux /proc). */
+export async function cpuSecondsOf(pid) {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Resident and peak resident memory of a process, in MB (Linux /proc). */
 export async function memoryOf(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -118,6 +124,7 @@ export async function renderdPyramid(stylePath, { threads = 2, maxZoom = 6, warm
       if (warmCode !== 0) throw new Error(`render_list (warm-up) exited ${warmCode}: ${log.slice(-500)}`);
     }
     const started = performance.now();
+    const cpu0 = await cpuSecondsOf(renderd.pid);
     // -l: render_list sleeps while the load average is over 16 (its default); on a shared box it is.
     const list = spawn('render_list', [...listArgs, '-z', '0', '-Z', String(maxZoom)], { stdio: 'ignore' });
     const [code] = await once(list, 'exit');
@@ -125,7 +132,8 @@ export async function renderdPyramid(stylePath, { threads = 2, maxZoom = 6, warm
     if (code !== 0) throw new Error(`render_list exited ${code}: ${log.slice(-500)}`);
     // render_list counts metatiles × 64; count the real tiles (z0–6 = 5,461).
     const count = Array.from({ length: maxZoom + 1 }, (_, z) => 4 ** z).reduce((a, b) => a + b, 0);
-    return { tiles: count, seconds, tilesPerSecond: count / seconds, memory: [await memoryOf(renderd.pid)] };
+    const cpuSeconds = (await cpuSecondsOf(renderd.pid)) - cpu0;
+    return { tiles: count, seconds, tilesPerSecond: count / seconds, cpuSeconds, memory: [await memoryOf(renderd.pid)] };
   } finally {
     renderd.kill('SIGTERM');
     if (renderd.exitCode === null) await once(renderd, 'exit');

@@ -71,6 +71,10 @@ export class MapRenderers implements MetaTileRenderer {
     }
   }
 
+  prepare(meta: MetaTile): void {
+    this.#byMap.get(meta.map)?.prepare?.(meta);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.#byMap.values()].map((r) => r.close()));
   }

@@ -46,7 +46,7 @@ let queueFlag: boolean | undefined;
  */
 export function requireCluster(t: Test): boolean {
   if (!requireRedis(t)) return false;
-  queueFlag ??= /--queue\b/.test(spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' }).stdout);
+  queueFlag ??= /--queue\s/.test(spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' }).stdout);
   if (!queueFlag) t.skip('this build has no --queue (the cluster engine, issue 12)', () => undefined);
   return queueFlag;
 }

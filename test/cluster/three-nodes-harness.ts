@@ -15,8 +15,12 @@ import { CompletionListener } from '../../src/client/completion-listener.js';
 import { TileClient } from '../../src/client/tile-client.js';
 import type { DaemonStats } from '../../src/daemon-stats.js';
 
-/** How long a dead node's job waits before another node takes it (`--queue-stall-ms`), short for tests. */
-export const TEST_STALL_MS = 1000;
+/**
+ * `--queue-stall-ms` for tests that kill a node. Not the default of every
+ * test: on a loaded machine a live node's lock renewal can be late by more
+ * than a short stall time, and its job then renders twice.
+ */
+export const KILL_TEST_STALL_MS = 2000;
 
 export interface ClusterNode {
   readonly name: string;
@@ -26,7 +30,7 @@ export interface ClusterNode {
   readonly pid: number;
   readonly client: TileClient;
   stats(): Promise<DaemonStats>;
-  /** Metatile renders this node ran (summed over zooms from `stats`). */
+  /** Metatile renders this node's workers ran (`stats` cluster.renders). */
   renders(): Promise<number>;
   /** SIGKILL by PID, resolved once it exited. */
   kill(): Promise<void>;
@@ -55,11 +59,14 @@ export interface ClusterOptions {
   nodes?: number;
   /** Render workers per node (2 cores shared by every node: 1 keeps the machine responsive). */
   concurrency?: number;
+  /** `--queue-stall-ms`; the engine's default (QUEUE_STALL_MS) when absent. */
   stallMs?: number;
   /** Extra flags for every node. */
   args?: string[];
   /** Redis keeps its data across `restart()` (appendonly). */
   appendonly?: boolean;
+  /** `--queue-workers` of the first nodes (0: accepts requests, renders nothing); --concurrency otherwise. */
+  workers?: Array<number | undefined>;
   /** Ports of the first nodes (the seed's C# client needs callback = port + 1); free ports otherwise. */
   ports?: Array<{ port: number; callbackPort: number }>;
 }
@@ -70,7 +77,7 @@ export async function startCluster(t: Test, options: ClusterOptions = {}): Promi
   const names = ['A', 'B', 'C', 'D', 'E'];
   const nodes: ClusterNode[] = [];
   for (let i = 0; i < (options.nodes ?? 3); i++) {
-    nodes.push(await startNode(t, { name: names[i] ?? `N${i}`, redis, tilesDir, options, ports: options.ports?.[i] }));
+    nodes.push(await startNode(t, { name: names[i] ?? `N${i}`, redis, tilesDir, options, ports: options.ports?.[i], workers: options.workers?.[i] }));
   }
   await Promise.all(nodes.map((n) => waitForPing(n)));
   return { redis, tilesDir, nodes };
@@ -82,24 +89,26 @@ interface NodeSpec {
   tilesDir: string;
   options: ClusterOptions;
   ports: { port: number; callbackPort: number } | undefined;
+  workers: number | undefined;
 }
 
-async function startNode(t: Test, { name, redis, tilesDir, options, ports }: NodeSpec): Promise<ClusterNode> {
+async function startNode(t: Test, { name, redis, tilesDir, options, ports, workers }: NodeSpec): Promise<ClusterNode> {
   const port = ports?.port ?? (await freePort());
   const callbackPort = ports?.callbackPort ?? (await freePort());
   const stateDir = path.join(await tempDir(t, `mosaicd-node-${name}-`), 'state');
   const child = spawnMosaicd(t, [
     'serve', '--port', String(port), '--callback-port', String(callbackPort),
     '--tiles-dir', tilesDir, '--state-dir', stateDir,
-    '--queue', redis.url, '--queue-stall-ms', String(options.stallMs ?? TEST_STALL_MS),
+    '--queue', redis.url, ...(options.stallMs !== undefined ? ['--queue-stall-ms', String(options.stallMs)] : []),
     '--no-inference', '--concurrency', String(options.concurrency ?? 1), '--log-level', 'warn',
+    ...(workers !== undefined ? ['--queue-workers', String(workers)] : []),
     ...(options.args ?? []),
   ]);
   const client = new TileClient({ port });
   const stats = async () => (await client.stats()) as unknown as DaemonStats;
   return {
     name, port, callbackPort, child, pid: child.pid!, client, stats,
-    renders: async () => Object.values((await stats()).tiles.rendered).reduce((sum, z) => sum + z.renders, 0),
+    renders: async () => (await stats()).cluster?.renders ?? Number.NaN,
     kill: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       process.kill(child.pid!, 'SIGKILL');

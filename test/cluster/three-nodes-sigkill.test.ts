@@ -8,11 +8,11 @@ import t from 'tap';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { listenTo, pyramidNames, requireCluster, startCluster } from './three-nodes-harness.js';
+import { KILL_TEST_STALL_MS, listenTo, pyramidNames, requireCluster, startCluster } from './three-nodes-harness.js';
 
 t.test('SIGKILL of node B mid-seed: every tile A accepted is on disk as a decodable PNG and every notice reaches A\'s client', async (t) => {
   if (!requireCluster(t)) return;
-  const { nodes, tilesDir } = await startCluster(t);
+  const { nodes, tilesDir } = await startCluster(t, { stallMs: KILL_TEST_STALL_MS });
   const [a, b] = nodes as [typeof nodes[0], typeof nodes[0]];
   const listener = await listenTo(t, a);
   const names = pyramidNames(0, 5); // 1,365 tiles in 24 metatiles

@@ -29,7 +29,11 @@ export async function freePortPair(): Promise<number> {
     await once(a, 'listening');
     const port = (a.address() as net.AddressInfo).port;
     const b = net.createServer().listen({ host: '127.0.0.1', port: port + 1 });
-    const ok = await Promise.race([once(b, 'listening').then(() => true), once(b, 'error').then(() => false)]);
+    // Not events.once: its 'listening' promise rejects on 'error', which is the answer wanted here.
+    const ok = await new Promise<boolean>((resolve) => {
+      b.once('listening', () => resolve(true));
+      b.once('error', () => resolve(false));
+    });
     await Promise.all([new Promise((r) => a.close(r)), ok ? new Promise((r) => b.close(r)) : Promise.resolve()]);
     if (ok && port < 65534) return port;
   }

@@ -1,7 +1,7 @@
 /**
  * Issue 12: three real `mosaicd serve --queue` processes, one private
- * redis-server, one tiles folder. A client of any node hears about tiles
- * that other nodes rendered; a metatile asked on every node renders once.
+ * redis-server, one tiles folder. A metatile asked on every node renders
+ * once, and every node's client hears of every tile.
  */
 import t from 'tap';
 import { listenTo, metatilesOf, pyramidNames, requireCluster, startCluster } from './three-nodes-harness.js';

@@ -121,11 +121,12 @@ export const QUEUE_STALL_MS = 30_000;
 /** `--queue`: at start-up, a Redis that does not answer within this long stops the daemon (one log line, exit 1), ms. */
 export const QUEUE_CONNECT_TIMEOUT_MS = 3000;
 
-/** `--queue`: Redis commands kept per connection while Redis is unreachable, sent when it is back; more fail (`QUEUE_UNAVAILABLE`). */
-export const MAX_QUEUE_OFFLINE_COMMANDS = 10_000;
-
-/** `--queue`: largest reply read from Redis, bytes; a larger one drops the connection. */
-export const MAX_REDIS_REPLY_BYTES = 64 * 1024 * 1024;
+/**
+ * `--queue`: render jobs this node accepted and has not yet got onto the
+ * shared queue (Redis away: they wait and are queued when it is back); one
+ * more request for a new metatile is refused with `QUEUE_UNAVAILABLE`.
+ */
+export const MAX_QUEUE_PENDING_ADDS = 10_000;
 
 /** `--queue`: how long the cluster-wide queue counts (per class) are reused before Redis is asked again, ms (`busy` may lag by this much). */
 export const QUEUE_COUNTS_CACHE_MS = 500;

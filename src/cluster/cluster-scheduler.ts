@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Logger } from '../log.js';
 import { BusyError, CancelledError, ErrorCode, MosaicError, ProcessingError, QueueUnavailableError, ShuttingDownError, messageOf } from '../errors.js';
-import { QUEUE_COUNTS_CACHE_MS } from '../limits.js';
+import { MAX_QUEUE_PENDING_ADDS, QUEUE_COUNTS_CACHE_MS } from '../limits.js';
 import { DEFAULT_QUEUE_LIMITS, PRIORITY_CLASSES, PRIORITY_VALUE, higher, type PriorityClass } from '../scheduler/priority.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { MetaTileRenderer, TileOutcome, TileRequest, TileSchedulerStats, TileSink } from '../scheduler/tile-scheduler.js';
@@ -14,7 +14,7 @@ import { CompletionChannel, type JobEvent } from './completion-channel.js';
 import { commandClient, connectionOf, installClientFactory } from './connection.js';
 import { JOB_PRIORITY, jobDataOf, jobIdOf, queueNameOf } from './job-data.js';
 import type { QueueUrl } from './queue-url.js';
-import type { RedisClient } from './redis/redis-client.js';
+import type { Redis } from 'ioredis';
 
 export interface ClusterSchedulerOptions {
   url: QueueUrl;
@@ -108,7 +108,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
   readonly #limits: Record<PriorityClass, number>;
   readonly #nodeId = randomUUID();
   readonly #queues = new Map<string, Queue>();
-  readonly #cmd: RedisClient;
+  readonly #cmd: Redis;
   readonly #channel: CompletionChannel;
   readonly #workers: ClusterWorkers | undefined;
   readonly #jobs = new Map<string, LocalJob>();
@@ -119,6 +119,8 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
   #addedSinceCount: Record<PriorityClass, number>;
   #countsAt = -Infinity;
   #counting = false;
+  /** Jobs added here whose add Redis has not acknowledged (it may be away). */
+  #pendingAdds = 0;
   readonly #spaceWaiters = new Set<() => void>();
   readonly #background = new Set<Promise<unknown>>();
   readonly #zoomStats = new Map<number, { renders: number; tiles: number; totalMs: number; maxMs: number }>();
@@ -164,11 +166,14 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     }
     this.#cmd = commandClient(o.url);
     let connectedOnce = false;
+    let connected = false;
     this.#cmd.on('error', (err: Error) => o.log.debug({ err: err.message }, 'queue: redis error'));
     this.#cmd.on('close', () => {
-      if (connectedOnce && !this.#closing) o.log.warn({ queue: o.url.text }, 'queue: lost the connection to redis; reconnecting (requests wait for it)');
+      if (connected && !this.#closing) o.log.warn({ queue: o.url.text }, 'queue: lost the connection to redis; reconnecting (new jobs wait for it)');
+      connected = false;
     });
     this.#cmd.on('ready', () => {
+      connected = true;
       if (connectedOnce) {
         o.log.info({ queue: o.url.text }, 'queue: reconnected to redis; re-checking the jobs this node waits for');
         this.#track(this.#recheck());
@@ -199,7 +204,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     await Promise.all([...this.#queues.values()].map((q) => q.waitUntilReady()));
     await this.#channel.waitUntilReady();
     await this.#workers?.waitUntilReady();
-    await this.#cmd.connect();
+    if (this.#cmd.status !== 'ready') await new Promise((resolve) => this.#cmd.once('ready', resolve));
   }
 
   get metatileSize(): number {
@@ -361,6 +366,9 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
       this.#counters.rejectedBusy++;
       throw new BusyError(`the ${cls} queue is full (${this.#limits[cls]} tiles)`);
     }
+    if (!job && this.#pendingAdds >= MAX_QUEUE_PENDING_ADDS) {
+      throw new QueueUnavailableError(`the queue at ${this.#o.url.text} does not answer and ${MAX_QUEUE_PENDING_ADDS} render jobs already wait for it`);
+    }
     if (!job) {
       const queue = this.#queues.get(queueNameOf(meta.map));
       if (!queue) throw new ProcessingError(`no queue for map ${String(meta.map)}`);
@@ -398,11 +406,12 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     const cls = job.cls;
     job.askedCls = cls;
     this.#addedSinceCount[cls]++;
+    this.#pendingAdds++;
     const wants = this.#wantsKey(job);
     const added = Promise.all([
       job.queue.add('render', jobDataOf(job.meta, job.force), { jobId: job.jobId, priority: JOB_PRIORITY[cls], removeOnComplete: true, removeOnFail: true }),
-      this.#cmd.call('SADD', wants, this.#nodeId).then(() => this.#cmd.call('EXPIRE', wants, WANTS_TTL_S)),
-    ]).then(
+      this.#cmd.multi().sadd(wants, this.#nodeId).expire(wants, WANTS_TTL_S).exec(),
+    ]).finally(() => this.#pendingAdds--).then(
       () => {
         // The job may have been there already, at a lower priority; raise it for foreground waiters (cheap enough there, and seeding needs none).
         if (this.#jobs.get(job.key) === job && (FOREGROUND.has(job.cls) || job.cls !== cls)) return this.#raise(job, true);
@@ -473,7 +482,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
   /** This node wants the job no more; the last node out removes it if it still waits (a running job is locked: remove() leaves it). */
   async #withdraw(job: LocalJob): Promise<void> {
     try {
-      const left = await this.#cmd.call('EVAL', WITHDRAW_LUA, 1, this.#wantsKey(job), this.#nodeId);
+      const left = await this.#cmd.eval(WITHDRAW_LUA, 1, this.#wantsKey(job), this.#nodeId);
       if (left === 0 && job.state === 'queued') await job.queue.remove(job.jobId);
     } catch (err) {
       this.#o.log.debug({ job: job.key, err: messageOf(err) }, 'queue: could not withdraw from a job');

@@ -29,6 +29,13 @@ const WORLD = [-180, -85.0511287798, 180, 85.0511287798];
 const RANGE = { minZoom: 0, maxZoom: 6, bbox: WORLD };
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
+/** Render jobs in RANGE: one per 8×8 metatile (z0–2 have fewer tiles than that). */
+function jobsIn({ minZoom, maxZoom }) {
+  let jobs = 0;
+  for (let z = minZoom; z <= maxZoom; z++) jobs += Math.ceil(2 ** z / 8) ** 2;
+  return jobs;
+}
+
 const have = (p) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0;
 
 /** CPU seconds (user + system, every thread) a process has used. */
@@ -57,9 +64,13 @@ async function startRedis() {
       const info = cli('info', 'all');
       const num = (key) => Number(new RegExp(`^${key}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
       const byCommand = {};
-      for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) byCommand[m[1]] = Number(m[2]);
+      let usec = 0;
+      for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+        byCommand[m[1]] = Number(m[2]);
+        usec += Number(m[3]);
+      }
       const scripts = ['evalsha', 'eval', 'evalsha_ro', 'eval_ro', 'fcall'].reduce((sum, k) => sum + (byCommand[k] ?? 0), 0);
-      return { commands: num('total_commands_processed'), scripts, cpu: num('used_cpu_user') + num('used_cpu_sys'), byCommand };
+      return { commands: num('total_commands_processed'), scripts, usec, cpu: num('used_cpu_user') + num('used_cpu_sys'), byCommand };
     },
     async stop() {
       child.kill('SIGKILL');
@@ -130,6 +141,7 @@ async function pyramidOnce({ count, redis }) {
         commandsPerTile: (after.commands - before.commands) / total,
         scriptsPerTile: (after.scripts - before.scripts) / total,
         redisCpuUsPerTile: ((after.cpu - before.cpu) * 1e6) / total,
+        redisCommandUsPerTile: (after.usec - before.usec) / total,
         topCalls: Object.fromEntries(top.map(([name, n]) => [name, n / total])),
       });
     }
@@ -189,10 +201,14 @@ export async function clusterBench({ runs = 3 } = {}) {
     const cmd = median(all.map((x) => x.commandsPerTile));
     const scripts = median(all.map((x) => x.scriptsPerTile));
     const cpuUs = median(all.map((x) => x.redisCpuUsPerTile));
-    row('Redis commands per tile, Lua-internal included (total_commands_processed)', `${cmd.toFixed(2)} (${(cmd * 64).toFixed(0)} per 64-tile metatile); most: ${Object.entries(on.at(-1).topCalls).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+    const cmdUs = median(all.map((x) => x.redisCommandUsPerTile));
+    const perJob = tiles / jobsIn(RANGE);
+    row('Redis commands per tile, Lua-internal included (total_commands_processed)', `${cmd.toFixed(2)} (${(cmd * perJob).toFixed(0)} per render job); most: ${Object.entries(on.at(-1).topCalls).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
     row('Lua script calls (EVALSHA) per tile', scripts.toFixed(3));
-    row('redis-server CPU per tile', `${cpuUs.toFixed(1)} µs → one Redis core saturates near ${(1e6 / cpuUs).toFixed(0)} tiles/s`);
-    Object.assign(out, { tiles, off, on, ratio, cpuRatio, scale, commandsPerTile: cmd, scriptsPerTile: scripts, redisCpuUsPerTile: cpuUs });
+    row('redis-server CPU per tile (all of it: commands, I/O, idle polling)', `${cpuUs.toFixed(1)} µs (${((cpuUs * perJob) / 1000).toFixed(2)} ms per render job) → one Redis core saturates near ${(1e6 / cpuUs).toFixed(0)} tiles/s`);
+    row('time inside commands per tile (commandstats usec)', `${cmdUs.toFixed(1)} µs (${(cmdUs * perJob).toFixed(0)} µs per render job)`);
+    row('node + Redis CPU per 1,000 tiles, without / with --queue', `${median(off.map((x) => x.nodeCpuMsPer1000)).toFixed(0)} / ${median(on.map((x) => x.nodeCpuMsPer1000 + x.redisCpuUsPerTile)).toFixed(0)} ms`);
+    Object.assign(out, { tiles, jobs: jobsIn(RANGE), off, on, ratio, cpuRatio, scale, commandsPerTile: cmd, scriptsPerTile: scripts, redisCpuUsPerTile: cpuUs, redisCommandUsPerTile: cmdUs });
   } finally {
     await redis.stop();
   }

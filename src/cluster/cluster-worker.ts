@@ -21,6 +21,8 @@ export interface ClusterWorkerOptions {
   stallMs: number;
   mapCheck: (map: string | undefined) => { metatile: number; maxZoom: number };
   log: Logger;
+  /** A job rendered (or found on disk) here: its queue and id. */
+  onDone?: (queue: string, jobId: string) => void;
 }
 
 /** What the processor returns (a job's `returnvalue`). */
@@ -56,7 +58,11 @@ export class ClusterWorkers extends EventEmitter {
     // stall check (every stallMs/2) moves the job back: another node has it within ~stallMs.
     const half = Math.max(50, Math.floor(options.stallMs / 2));
     for (const q of options.queues) {
-      const worker = new Worker(q.name, (job, _token, signal) => this.#process(job, signal), {
+      const worker = new Worker(q.name, async (job, _token, signal) => {
+        const result = await this.#process(job, signal);
+        if (job.id !== undefined) options.onDone?.(q.name, job.id);
+        return result;
+      }, {
         connection: connectionOf(options.url),
         prefix: options.prefix,
         concurrency: options.slots,

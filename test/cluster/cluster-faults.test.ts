@@ -65,7 +65,7 @@ t.test('SIGKILL of the node holding a job: another node completes it after the s
   b.kill('SIGKILL');
   await exitCodeOf(b);
   t.pass(`B killed while holding ${held.split('\n').join(', ')}`);
-  const c = await startNode(t, redis, tilesDir, { queueWorkers: 1 });
+  const c = await startNode(t, redis, tilesDir, { queueWorkers: 1, queueStallMs: 2000 });
   const notices = await heard;
   t.same(notices.map((n) => n.type).sort(), names.map(() => 'tile'), 'A heard every tile, the killed job\'s too');
   t.ok((c.daemon.stats().cluster?.renders ?? 0) >= 1, 'C rendered what B left');

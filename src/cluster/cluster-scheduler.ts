@@ -640,12 +640,23 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
       // Jobs that were running here and finished are answered by their events; anything left is abandoned.
       for (const job of [...this.#jobs.values()]) this.#settle(job, (w) => w.reject(new ShuttingDownError()));
       await Promise.race([Promise.allSettled([...this.#background]), new Promise((r) => setTimeout(r, 2000).unref())]);
-      await this.#channel.close();
-      await Promise.all([...this.#queues.values()].map((q) => q.close().catch(() => undefined)));
-      await this.#cmd.quit().catch(() => undefined);
+      await closeOrDrop(this.#channel);
+      await Promise.all([...this.#queues.values()].map((q) => closeOrDrop(q)));
+      this.#cmd.disconnect();
     })();
     return this.#closed;
   }
+}
+
+/** A BullMQ close waits for Redis to answer QUIT; with Redis away it would wait for ever, so drop the connection after a grace. */
+const CLOSE_GRACE_MS = 1000;
+
+async function closeOrDrop(o: { close(): Promise<void>; disconnect(): Promise<void> }): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = o.close().catch(() => undefined);
+  const late = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), CLOSE_GRACE_MS)))]);
+  clearTimeout(timer);
+  if (late) await o.disconnect().catch(() => undefined);
 }
 
 /** A job's failedReason (`CODE: message` from cluster-worker.ts, or BullMQ's own) as a coded error. */

@@ -12,7 +12,7 @@ import { metaTileOf, type MetaTile, type TileCoord } from '../tile/tile-coord.js
 import { ClusterWorkers } from './cluster-worker.js';
 import { CompletionChannel, type JobEvent } from './completion-channel.js';
 import { commandClient, connectionOf, installClientFactory } from './connection.js';
-import { JOB_PRIORITY, jobDataOf, jobIdOf, queueNameOf } from './job-data.js';
+import { JOB_PRIORITY, jobDataOf, jobIdOf, queueNameOf, wantsKeyOf } from './job-data.js';
 import type { QueueUrl } from './queue-url.js';
 import type { Redis } from 'ioredis';
 
@@ -192,6 +192,8 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
         stallMs: o.stallMs,
         mapCheck: o.mapCheck,
         log: o.log,
+        // The next job of this metatile starts with a fresh set of wanting nodes.
+        onDone: (queue, jobId) => this.#track(this.#cmd.del(wantsKeyOf(o.prefix, queue, jobId)).catch(() => undefined)),
       });
       this.#workers.on('rendered', (meta: MetaTile, ms: number, tiles: number) => {
         this.#record(meta, tiles, ms);
@@ -410,7 +412,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     const wants = this.#wantsKey(job);
     const added = Promise.all([
       job.queue.add('render', jobDataOf(job.meta, job.force), { jobId: job.jobId, priority: JOB_PRIORITY[cls], removeOnComplete: true, removeOnFail: true }),
-      this.#cmd.multi().sadd(wants, this.#nodeId).expire(wants, WANTS_TTL_S).exec(),
+      this.#cmd.pipeline().sadd(wants, this.#nodeId).expire(wants, WANTS_TTL_S).exec(),
     ]).finally(() => this.#pendingAdds--).then(
       () => {
         // The job may have been there already, at a lower priority; raise it for foreground waiters (cheap enough there, and seeding needs none).
@@ -428,7 +430,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
   }
 
   #wantsKey(job: LocalJob): string {
-    return `${this.#o.prefix}:mosaicd-wants:${job.key}`;
+    return wantsKeyOf(this.#o.prefix, job.queue.name, job.jobId);
   }
 
   /** Asks Redis for the job's priority to be the local class, when that is higher than asked so far (or `check`: than what Redis has). */
@@ -638,12 +640,23 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
       // Jobs that were running here and finished are answered by their events; anything left is abandoned.
       for (const job of [...this.#jobs.values()]) this.#settle(job, (w) => w.reject(new ShuttingDownError()));
       await Promise.race([Promise.allSettled([...this.#background]), new Promise((r) => setTimeout(r, 2000).unref())]);
-      await this.#channel.close();
-      await Promise.all([...this.#queues.values()].map((q) => q.close().catch(() => undefined)));
-      await this.#cmd.quit().catch(() => undefined);
+      await closeOrDrop(this.#channel);
+      await Promise.all([...this.#queues.values()].map((q) => closeOrDrop(q)));
+      this.#cmd.disconnect();
     })();
     return this.#closed;
   }
+}
+
+/** A BullMQ close waits for Redis to answer QUIT; with Redis away it would wait for ever, so drop the connection after a grace. */
+const CLOSE_GRACE_MS = 1000;
+
+async function closeOrDrop(o: { close(): Promise<void>; disconnect(): Promise<void> }): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = o.close().catch(() => undefined);
+  const late = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), CLOSE_GRACE_MS)))]);
+  clearTimeout(timer);
+  if (late) await o.disconnect().catch(() => undefined);
 }
 
 /** A job's failedReason (`CODE: message` from cluster-worker.ts, or BullMQ's own) as a coded error. */

@@ -21,7 +21,12 @@ export interface ClusterWorkerOptions {
   stallMs: number;
   mapCheck: (map: string | undefined) => { metatile: number; maxZoom: number };
   log: Logger;
+  /** A job rendered (or found on disk) here: its queue and id. */
+  onDone?: (queue: string, jobId: string) => void;
 }
+
+/** How long a worker's close may wait for Redis once nothing runs here, ms. */
+const CLOSE_GRACE_MS = 1000;
 
 /** What the processor returns (a job's `returnvalue`). */
 export interface RenderJobResult {
@@ -56,7 +61,11 @@ export class ClusterWorkers extends EventEmitter {
     // stall check (every stallMs/2) moves the job back: another node has it within ~stallMs.
     const half = Math.max(50, Math.floor(options.stallMs / 2));
     for (const q of options.queues) {
-      const worker = new Worker(q.name, (job, _token, signal) => this.#process(job, signal), {
+      const worker = new Worker(q.name, async (job, _token, signal) => {
+        const result = await this.#process(job, signal);
+        if (job.id !== undefined) options.onDone?.(q.name, job.id);
+        return result;
+      }, {
         connection: connectionOf(options.url),
         prefix: options.prefix,
         concurrency: options.slots,
@@ -76,9 +85,21 @@ export class ClusterWorkers extends EventEmitter {
     await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
   }
 
-  /** Takes no more jobs; resolves when this node's running jobs have finished. */
+  /**
+   * Takes no more jobs; resolves when this node's running jobs have finished.
+   * With Redis away BullMQ could not record their end and close() would wait
+   * for it: once no render runs here, it gets CLOSE_GRACE_MS, then the
+   * connections are dropped (the jobs' locks lapse and another node takes them).
+   */
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.close()));
+    const closing = Promise.all(this.#workers.map((w) => w.close().catch(() => undefined))).then(() => true);
+    const tick = () => new Promise<false>((r) => setTimeout(() => r(false), 100));
+    while (this.running > 0) if (await Promise.race([closing, tick()])) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), CLOSE_GRACE_MS)));
+    const closed = await Promise.race([closing, late]);
+    clearTimeout(timer);
+    if (!closed) await Promise.all(this.#workers.map((w) => w.disconnect().catch(() => undefined)));
   }
 
   async #process(job: Job, signal?: AbortSignal): Promise<RenderJobResult> {

@@ -46,6 +46,11 @@ export function jobIdOf(meta: MetaTile, force: boolean): string {
   return `z${meta.z}x${meta.x}y${meta.y}s${meta.size}${force ? 'f' : ''}`;
 }
 
+/** The Redis set of nodes that want a job (cluster-scheduler.ts); the worker clears it when the job is done. */
+export function wantsKeyOf(prefix: string, queueName: string, jobId: string): string {
+  return `${prefix}:mosaicd-wants:${queueName}/${jobId}`;
+}
+
 export function jobDataOf(meta: MetaTile, force: boolean): RenderJobData {
   return { v: 1, map: meta.map ?? null, z: meta.z, x: meta.x, y: meta.y, size: meta.size, force };
 }

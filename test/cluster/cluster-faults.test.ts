@@ -65,8 +65,22 @@ t.test('SIGKILL of the node holding a job: another node completes it after the s
   b.kill('SIGKILL');
   await exitCodeOf(b);
   t.pass(`B killed while holding ${held.split('\n').join(', ')}`);
-  const c = await startNode(t, redis, tilesDir, { queueWorkers: 1 });
+  const c = await startNode(t, redis, tilesDir, { queueWorkers: 1, queueStallMs: 2000 });
   const notices = await heard;
   t.same(notices.map((n) => n.type).sort(), names.map(() => 'tile'), 'A heard every tile, the killed job\'s too');
   t.ok((c.daemon.stats().cluster?.renders ?? 0) >= 1, 'C rendered what B left');
+});
+
+t.test('with redis down a node still stops at once (destroy): its waiting requests settle SHUTTING_DOWN', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const tilesDir = await tempDir(t);
+  const a = await startNode(t, redis, tilesDir, { queueWorkers: 1 });
+  await redis.stop();
+  const settled = a.daemon.tiles.request(a.daemon.tiles.coord(3, 1, 1), { cls: 'interactive' }).then(
+    () => 'rendered',
+    (err: { code?: string }) => err.code,
+  );
+  await a.daemon.destroy();
+  t.equal(await settled, 'SHUTTING_DOWN', 'the request accepted while redis was down is answered, not lost silently');
 });

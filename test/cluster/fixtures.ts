@@ -14,8 +14,9 @@ export interface Node {
 
 /**
  * An in-process daemon on `redis`'s queue, with its own request port and
- * completion listener, sharing `tilesDir` with the other nodes. Short stall
- * bound so take-overs happen within a test's seconds.
+ * completion listener, sharing `tilesDir` with the other nodes. A stall
+ * bound of a few seconds: short for a test, long enough that a loaded
+ * machine's late lock renewal does not pass a running job to a second node.
  */
 export async function startNode(t: Test, redis: RedisServer, tilesDir: string, config: DaemonConfigInput = {}): Promise<Node> {
   const listener = await CompletionListener.listen();
@@ -29,7 +30,7 @@ export async function startNode(t: Test, redis: RedisServer, tilesDir: string, c
       inference: false,
       journal: false,
       queue: redis.url,
-      queueStallMs: 1000,
+      queueStallMs: 5000,
       ...config,
     },
     { log: silentLogger(), noticeRetryBaseMs: 20 },

@@ -151,6 +151,14 @@ if (want('tirex')) {
   for (const r of tx.rows) row('tirex', r.figure, r.value, r.target ?? '');
 }
 
+if (want('cluster')) {
+  const { clusterBench } = await import('./cluster.js');
+  console.error('bench: cluster (--queue on Redis) ...');
+  const cl = await clusterBench({ runs });
+  results.figures.cluster = cl;
+  for (const r of cl.rows) row('cluster', r.figure, r.value, r.target ?? '');
+}
+
 const width = (k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length));
 const cols = ['section', 'figure', 'value', 'target'];
 const line = (r) => cols.map((k) => String(r[k]).padEnd(width(k))).join(' | ');

@@ -1,5 +1,6 @@
 import type { InferenceLane } from './scheduler/inference-lane.js';
 import type { TileSchedulerStats } from './scheduler/tile-scheduler.js';
+import type { ClusterQueueStats } from './cluster/cluster-scheduler.js';
 import type { RenderPool } from './render/render-pool.js';
 import type { NoticeTargets } from './service/notice-targets.js';
 
@@ -20,6 +21,8 @@ export interface DaemonStats {
   notices: ReturnType<NoticeTargets['stats']>;
   /** null in a daemon without inference. */
   inference: DaemonInferenceStats | null;
+  /** With --queue: the shared queue's depth per class (cluster-wide) and this node's renders. */
+  cluster?: ClusterQueueStats;
 }
 
 export type DaemonInferenceStats = ReturnType<InferenceLane['stats']> & {

@@ -8,6 +8,8 @@ import { InferenceEngine } from './inference/engine.js';
 import { RenderPool } from './render/render-pool.js';
 import { InferenceLane } from './scheduler/inference-lane.js';
 import { TileScheduler } from './scheduler/tile-scheduler.js';
+import type { Scheduler } from './scheduler/scheduler.js';
+import type { ClusterScheduler } from './cluster/cluster-scheduler.js';
 import { FramedService } from './service/framed-service.js';
 import { daemonBackend, instrumentFramed, observeRenders } from './http/daemon-backend.js';
 import { HttpServer } from './http/http-server.js';
@@ -28,8 +30,11 @@ import { LineSession } from './transport/line-session.js';
 import { RequestServer } from './transport/request-server.js';
 import type { MpServer } from './transport/mp-connection/index.js';
 import type { DaemonStats } from './daemon-stats.js';
+import type { TileCoord } from './tile/tile-coord.js';
 
 export type { DaemonStats, DaemonInferenceStats } from './daemon-stats.js';
+
+type ClusterModule = typeof import('./cluster/index.js');
 
 /** After a TOO_LARGE length, how long the connection drains the peer's bytes before it is reset, ms. */
 const FATAL_LINGER_MS = 5000;
@@ -57,7 +62,10 @@ export class Daemon {
   readonly store: TileStore;
   /** Every map's tile files. */
   readonly stores: MapStores;
-  readonly scheduler: TileScheduler;
+  /** The in-process engine, or with --queue the BullMQ one (src/cluster/). */
+  readonly scheduler: Scheduler;
+  /** The BullMQ engine when --queue is set. */
+  readonly #cluster: ClusterScheduler | undefined;
   /** The tile API every protocol shares. */
   readonly tiles: TileApi;
   /** The line protocol's commands. */
@@ -87,7 +95,7 @@ export class Daemon {
   /** Resolves once the daemon has stopped, by stop(), destroy(), `stop` or `shutdown`. */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
 
-  private constructor(config: Readonly<DaemonConfig>, maps: MapSet, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions, journal: SqliteJournal | undefined) {
+  private constructor(config: Readonly<DaemonConfig>, maps: MapSet, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions, journal: SqliteJournal | undefined, cluster?: ClusterModule) {
     this.config = config;
     this.log = log;
     this.#journal = journal;
@@ -99,12 +107,27 @@ export class Daemon {
     this.#renderers = new MapRenderers(this.maps, config.concurrency, (spec) => rendererFor(spec, config, log));
     this.#renderPool = this.#renderers.of(undefined) as RenderPool;
     const stores = this.stores;
-    this.scheduler = new TileScheduler({
+    const sink = { has: (t: TileCoord) => existsSync(stores.pathOf(t)), writeMany: (list: Parameters<MapStores['writeMany']>[0]) => stores.writeMany(list) };
+    this.#cluster = cluster?.ClusterScheduler.create({
+      url: cluster.parseQueueUrl(config.queue!),
+      prefix: config.queuePrefix,
+      stallMs: config.queueStallMs,
       renderer: this.#renderers,
-      sink: { has: (t) => existsSync(stores.pathOf(t)), writeMany: (list) => stores.writeMany(list) },
-      metatile: (map) => this.maps.get(map).metatile,
+      sink,
+      maps: this.maps.list().map((spec) => this.maps.tileMap(spec)),
+      mapCheck: (map) => this.maps.get(map),
       queueLimits: config.queueLimits,
+      slots: config.queueWorkers ?? config.concurrency,
+      log,
     });
+    this.scheduler =
+      this.#cluster ??
+      new TileScheduler({
+        renderer: this.#renderers,
+        sink,
+        metatile: (map) => this.maps.get(map).metatile,
+        queueLimits: config.queueLimits,
+      });
     observeRenders(this.scheduler, this.metrics);
     this.#notices = new NoticeTargets({
       host: config.callbackHost,
@@ -167,6 +190,9 @@ export class Daemon {
     const maps = new MapSet(Daemon.#resolveMaps(config));
     await checkMapnikStyles(maps.list());
     const log = options.log ?? createLogger(config.logLevel);
+    // Loaded only with --queue (BullMQ is not imported otherwise); an unreachable Redis stops here.
+    const cluster = config.queue === undefined ? undefined : await import('./cluster/index.js');
+    if (cluster) await cluster.probe(cluster.parseQueueUrl(config.queue!));
     // A long-running daemon sees few repeated inputs; sharp's cache would only hold memory.
     sharp.cache(false);
     const engine =
@@ -196,7 +222,7 @@ export class Daemon {
     let daemon: Daemon;
     try {
       if (config.journal && options.listen !== false) journal = new SqliteJournal(stateDirOf(config), log);
-      daemon = new Daemon(config, maps, log, engine, options, journal);
+      daemon = new Daemon(config, maps, log, engine, options, journal, cluster);
     } catch (err) {
       journal?.close();
       await engine?.close();
@@ -208,6 +234,15 @@ export class Daemon {
     } catch (err) {
       await daemon.destroy();
       throw err;
+    }
+    if (daemon.#cluster) {
+      try {
+        await daemon.#cluster.ready();
+      } catch (err) {
+        await daemon.destroy();
+        throw err;
+      }
+      log.info({ queue: config.queue, prefix: config.queuePrefix, workers: config.queueWorkers ?? config.concurrency }, 'render work goes on the shared queue');
     }
     const removed = await daemon.stores.cleanTemporaryFiles();
     if (removed > 0) log.warn({ removed }, 'removed temporary tile files left by an earlier crash');
@@ -394,6 +429,7 @@ export class Daemon {
       render: this.#renderPool.stats(),
       notices: this.#notices.stats(),
       inference: this.#inference ? { ...this.#inference.lane.stats(), models: this.#inference.engine.stats() } : null,
+      ...(this.#cluster ? { cluster: this.#cluster.clusterStats() } : {}),
     };
   }
 

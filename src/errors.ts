@@ -30,6 +30,8 @@ export const ErrorCode = {
   STORAGE_ERROR: 'STORAGE_ERROR',
   /** A configured renderer's optional module (e.g. @mapnik/mapnik) is not installed or does not load. */
   RENDERER_UNAVAILABLE: 'RENDERER_UNAVAILABLE',
+  /** `--queue`: Redis cannot be reached (at start-up), or a request could not be put on the shared queue while it was away. */
+  QUEUE_UNAVAILABLE: 'QUEUE_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -141,5 +143,13 @@ export class UnknownMapError extends MosaicError {
   constructor(message: string) {
     super(ErrorCode.UNKNOWN_MAP, message);
     this.name = 'UnknownMapError';
+  }
+}
+
+/** `--queue`: the shared queue on Redis cannot be reached. */
+export class QueueUnavailableError extends MosaicError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.QUEUE_UNAVAILABLE, message, options);
+    this.name = 'QueueUnavailableError';
   }
 }

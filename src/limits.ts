@@ -117,3 +117,23 @@ export const MAX_TIREX_PROCS = 32;
  * Without either, 128 px is used, as renderd does.
  */
 export const MAX_BUFFER_PX = 1024;
+
+/**
+ * `--queue` (src/cluster/): a worker that stops renewing its job's lock (its
+ * node was killed) loses the job to another node after about this long, ms
+ * (BullMQ's lockDuration and stalledInterval).
+ */
+export const QUEUE_STALL_MS = 30_000;
+
+/** `--queue`: at start-up, a Redis that does not answer within this long stops the daemon (one log line, exit 1), ms. */
+export const QUEUE_CONNECT_TIMEOUT_MS = 3000;
+
+/**
+ * `--queue`: render jobs this node accepted and has not yet got onto the
+ * shared queue (Redis away: they wait and are queued when it is back); one
+ * more request for a new metatile is refused with `QUEUE_UNAVAILABLE`.
+ */
+export const MAX_QUEUE_PENDING_ADDS = 10_000;
+
+/** `--queue`: how long the cluster-wide queue counts (per class) are reused before Redis is asked again, ms (`busy` may lag by this much). */
+export const QUEUE_COUNTS_CACHE_MS = 500;

@@ -66,6 +66,10 @@ export const DAEMON_FLAGS = {
   'mp-port': { type: 'number', describe: 'port for Python multiprocessing.connection clients sending pickles (default off; 0 = any free port); on --host' },
   'mp-authkey': { type: 'string', describe: 'multiprocessing authkey for --mp-port (default none: then only loopback peers may connect)' },
   'pickle-limit': { type: 'array', string: true, describe: 'bounds of one pickle on --mp-port, e.g. --pickle-limit depth=100 items=100000 memo=10000 intBytes=64' },
+  queue: { type: 'string', describe: 'redis://HOST:PORT[/DB]: share render work with every node on that Redis (BullMQ; docs/scale-out.md). Default off: the in-process scheduler' },
+  'queue-stall-ms': { type: 'number', describe: `with --queue: a killed node's job moves to another node after about this long (default ${DEFAULT_CONFIG.queueStallMs})` },
+  'queue-prefix': { type: 'string', describe: `with --queue: prefix of the Redis keys; nodes sharing URL and prefix share queues (default ${DEFAULT_CONFIG.queuePrefix})` },
+  'queue-workers': { type: 'number', describe: 'with --queue: renders at once on this node (default: --concurrency; 0 = this node accepts requests and renders nothing)' },
   'log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'log level (default info)' },
 } as const;
 

@@ -26,8 +26,10 @@ import {
   MAX_SUPPORTED_ZOOM,
   RENDER_TIMEOUT_MS,
   STOP_NOTICE_TIMEOUT_MS,
+  QUEUE_STALL_MS,
 } from '../limits.js';
 import { checkMapInputs, type MapInput } from '../maps/map-spec.js';
+import { parseQueueUrl } from '../cluster/queue-url.js';
 import { DEFAULT_INFERENCE_QUEUE_LIMIT, DEFAULT_QUEUE_LIMITS, type PriorityClass } from '../scheduler/priority.js';
 
 /** Everything the daemon can be told, filled in. Frozen after resolveConfig(). */
@@ -110,6 +112,14 @@ export interface DaemonConfig {
   mpAuthkey: string | undefined;
   /** Bounds of one pickle from a multiprocessing client. */
   pickleLimits: PickleLimitsConfig;
+  /** `redis://HOST:PORT[/DB]`: render work goes on a queue shared by every node on that Redis (src/cluster/); undefined = the in-process scheduler. */
+  queue: string | undefined;
+  /** `--queue`: a dead node's job moves to another node after about this long, ms. */
+  queueStallMs: number;
+  /** `--queue`: prefix of every Redis key; nodes with the same URL and prefix share their queues. */
+  queuePrefix: string;
+  /** `--queue`: renders at once on this node; undefined = `concurrency`; 0 = this node only accepts requests. */
+  queueWorkers: number | undefined;
 }
 
 export interface PickleLimitsConfig {
@@ -184,6 +194,10 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   mpPort: undefined,
   mpAuthkey: undefined,
   pickleLimits: { ...DEFAULT_PICKLE_LIMITS },
+  queue: undefined,
+  queueStallMs: QUEUE_STALL_MS,
+  queuePrefix: 'mosaicd',
+  queueWorkers: undefined,
 });
 
 type Check = (value: unknown) => string | undefined;
@@ -271,6 +285,19 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
     }
     return undefined;
   },
+  queue: (v) => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') return 'redis://HOST:PORT or redis://HOST:PORT/DB';
+    try {
+      parseQueueUrl(v);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  },
+  queueStallMs: int(100, 3600 * 1000),
+  queueWorkers: (v) => (v === undefined ? undefined : int(0, 256)(v)),
+  queuePrefix: (v) => (typeof v === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(v) ? undefined : 'letters, digits, _ . - (1 to 64)'),
 };
 
 /** What callers may pass: any subset, with per-class queue limits as a subset too. */

@@ -1,7 +1,7 @@
 import { codeOf } from '../errors.js';
 import type { DaemonStats } from '../daemon-stats.js';
 import type { FramedRequest } from '../protocol/framed-request.js';
-import type { TileScheduler } from '../scheduler/tile-scheduler.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 import type { TileApi } from '../service/tile-api.js';
 import type { TileStore } from '../store/tile-store.js';
 import type { MetaTile } from '../tile/tile-coord.js';
@@ -14,7 +14,7 @@ export interface DaemonPieces {
   tiles: Pick<TileApi, 'coord' | 'request' | 'setViewport'>;
   store: Pick<TileStore, 'read' | 'stat'>;
   /** For forgetting idle HTTP clients (their viewports); optional. */
-  scheduler?: Pick<TileScheduler, 'forgetClient'>;
+  scheduler?: Pick<Scheduler, 'forgetClient'>;
   stats: () => DaemonStats;
   ready: () => boolean;
 }
@@ -44,7 +44,7 @@ export function daemonBackend(d: DaemonPieces): HttpBackend {
  * scheduler's `rendered` event (one per metatile). Returns the unsubscribe.
  */
 export function observeRenders(
-  scheduler: Pick<TileScheduler, 'on' | 'off'>,
+  scheduler: Pick<Scheduler, 'on' | 'off'>,
   metrics: Pick<Metrics, 'observeRender'>,
 ): () => void {
   const onRendered = (meta: MetaTile, ms: number) => metrics.observeRender(meta.z, ms / 1000, meta.size * meta.size, meta.map);

@@ -40,6 +40,8 @@ export class Metrics {
 
   readonly #ready: Gauge;
   readonly #queueLength: Gauge<'class'>;
+  /** With --queue: render jobs queued across the cluster, by class (no samples without --queue). */
+  readonly #clusterQueueLength: Gauge<'class'>;
   /** Gauges set from stats() at scrape time. */
   readonly #fromStats: ReadonlyArray<{ gauge: Gauge; get: StatsField }>;
   /** Running totals kept by the daemon itself (stats()), exposed as counters. */
@@ -111,6 +113,7 @@ export class Metrics {
     this.#ready = gauge('mosaicd_ready', '1 when the daemon is ready (readyz), else 0');
     this.#queueLength = gauge('mosaicd_queue_length', 'Tile requests waiting to render, by priority class', ['class']);
     for (const cls of PRIORITY_CLASSES) this.#queueLength.set({ class: cls }, 0);
+    this.#clusterQueueLength = gauge('mosaicd_cluster_queue_length', 'With --queue: metatile render jobs queued on the shared queue across every node, by priority class', ['class']);
     this.#fromStats = [
       fromStats('mosaicd_uptime_seconds', 'Seconds since the daemon started', (s) => s.uptime_s),
       fromStats('mosaicd_connections', 'Open connections on the request port (lines and frames)', (s) => s.connections),
@@ -196,6 +199,8 @@ export class Metrics {
     for (const cls of PRIORITY_CLASSES) {
       const v = read(s, (x) => x.tiles.queued[cls]);
       if (v !== undefined) this.#queueLength.set({ class: cls }, v);
+      const c = s.cluster ? read(s, (x) => x.cluster?.queued[cls]) : undefined;
+      if (c !== undefined) this.#clusterQueueLength.set({ class: cls }, c);
     }
     for (const { counter, get } of this.#totals) {
       const v = read(s, get);

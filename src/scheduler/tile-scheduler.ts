@@ -17,6 +17,7 @@ import {
   type PriorityClass,
 } from './priority.js';
 import { inViewport, nearViewport, type Viewport } from './viewport.js';
+import type { Scheduler } from './scheduler.js';
 
 /** One rendered tile of a metatile, as PNG bytes. */
 export interface RenderedTile {
@@ -138,7 +139,7 @@ export interface TileSchedulerStats {
  * update re-ranks a client's queued waiters. Every promise handed out
  * settles: with the tile, or with a coded error (cancelled, busy, stopping).
  */
-export class TileScheduler extends EventEmitter {
+export class TileScheduler extends EventEmitter implements Scheduler {
   readonly #renderer: MetaTileRenderer;
   readonly #sink: TileSink;
   readonly #metatile: (map: string | undefined) => number;

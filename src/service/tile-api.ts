@@ -1,6 +1,6 @@
 import { ErrorCode, MosaicError, ShuttingDownError } from '../errors.js';
 import type { PriorityClass } from '../scheduler/priority.js';
-import type { TileOutcome, TileRequest, TileScheduler, TileSchedulerStats } from '../scheduler/tile-scheduler.js';
+import type { Scheduler, TileOutcome, TileRequest, TileSchedulerStats } from '../scheduler/scheduler.js';
 import { prefetchTiles } from '../scheduler/viewport.js';
 import { DEFAULT_MAX_ZOOM } from '../limits.js';
 import { MapSet } from '../maps/map-set.js';
@@ -8,7 +8,7 @@ import type { TileCoord } from '../tile/tile-coord.js';
 import type { Viewport } from '../tile/viewport.js';
 
 export interface TileApiOptions {
-  scheduler: TileScheduler;
+  scheduler: Scheduler;
   /** The maps served; a request naming none gets the default map. */
   maps?: MapSet;
   /** Without `maps`: one default map with zooms 0..maxZoom. */

@@ -1,28 +1,25 @@
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { tempDir } from '../helpers/daemon.js';
-import { ROOT, exitCodeOf, requireProgram, spawnMosaicd, waitForOutput } from '../helpers/processes.js';
+import { exitCodeOf, spawnMosaicd } from '../helpers/processes.js';
+import { compileSeedClient, requireMono, runSeedClient } from '../helpers/csharp-seed-client.js';
 
 // The C# test program from the end of seeds/001, unchanged: it listens on
 // 12346, sends "16_58001_25480\n16_58001_25481\nstop\n" to 12345 and prints
 // every notice it hears. It never exits by itself, so the test ends it.
 t.test('the seed C# client works unchanged against mosaicd serve', async (t) => {
-  if (!requireProgram(t, 'mcs', 'mono-mcs') || !requireProgram(t, 'mono', 'mono-runtime')) return;
+  if (!requireMono(t)) return;
   const dir = await tempDir(t);
-  const exe = path.join(dir, 'SeedClient.exe');
-  const build = spawnSync('mcs', ['-out:' + exe, path.join(ROOT, 'test/fixtures/csharp/SeedClient.cs')], { encoding: 'utf8' });
-  t.equal(build.status, 0, `mcs compiles the seed client\n${build.stdout}${build.stderr}`);
+  const exe = await compileSeedClient(t);
 
   const tilesDir = path.join(dir, 'tiles');
   const daemon = spawnMosaicd(t, ['serve', '--port', '12345', '--tiles-dir', tilesDir, '--log-level', 'warn']);
   await waitForReady(12345);
 
-  const client = spawn('mono', [exe], { env: { ...process.env, LANG: 'C.UTF-8' } });
-  t.teardown(() => client.kill('SIGKILL'));
-  const printed = await waitForOutput(client.stdout, '受信: done', 120_000);
+  const client = runSeedClient(t, exe);
+  const printed = await client.untilDone();
   // The listener is left running until the daemon has seen `done` delivered and exited.
   t.equal(await exitCodeOf(daemon), 0, 'the daemon exits 0 after stop');
   client.kill();

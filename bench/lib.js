@@ -1,6 +1,7 @@
 // Shared bench helpers: a real daemon child process, ports, statistics, RSS.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -28,6 +29,12 @@ export const percentile = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 };
+
+/** CPU seconds (user + system, every thread) a process has used so far (Linux /proc). */
+export async function cpuSecondsOf(pid) {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 /** Resident and peak resident memory of a process, in MB (Linux /proc). */
 export async function memoryOf(pid) {
@@ -76,4 +83,60 @@ export async function startDaemon(args = [], { inference = false, logLevel = 'wa
 
 export function fmt(n, digits = 1) {
   return typeof n === 'number' ? n.toFixed(digits) : String(n);
+}
+
+/** Debian 12's libmapnik3.1 input plugins (the path /etc/renderd.conf names). */
+export const DEBIAN_PLUGINS = '/usr/lib/mapnik/3.1/input';
+const DEJAVU = '/usr/share/fonts/truetype/dejavu';
+
+/**
+ * One cold z0–maxZoom pyramid of a Mapnik style through a private Debian
+ * renderd (fresh per call, its own socket and tile dir, `threads` render
+ * threads, 8×8 metatiles) driven by `render_list -a -f -n threads`.
+ * `warmUp`: render z0 once before the clock starts, so a style whose data
+ * takes seconds to load (renderd loads it in each thread after opening its
+ * socket) is not timed.
+ */
+export async function renderdPyramid(stylePath, { threads = 2, maxZoom = 6, warmUp = false } = {}) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mosaicd-renderd-'));
+  const sock = path.join(dir, 'renderd.sock');
+  const tiles = path.join(dir, 'tiles');
+  await mkdir(tiles);
+  const conf = path.join(dir, 'renderd.conf');
+  await writeFile(
+    conf,
+    `[renderd]\nsocketname=${sock}\nnum_threads=${threads}\ntile_dir=${tiles}\nstats_file=${dir}/renderd.stats\n\n` +
+      `[mapnik]\nplugins_dir=${DEBIAN_PLUGINS}\nfont_dir=${DEJAVU}\nfont_dir_recurse=true\n\n` +
+      `[bench]\nURI=/bench/\nTILEDIR=${tiles}\nXML=${stylePath}\nHOST=localhost\nTILESIZE=256\nMAXZOOM=20\n`,
+  );
+  const renderd = spawn('renderd', ['-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  renderd.stderr.on('data', (d) => (log += d));
+  try {
+    for (let i = 0; !existsSync(sock); i++) {
+      if (i > 300 || renderd.exitCode !== null) throw new Error(`renderd did not start: ${log.slice(-500)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const listArgs = ['-a', '-f', '-n', String(threads), '-l', '1000', '-m', 'bench', '-s', sock, '-t', tiles];
+    if (warmUp) {
+      const warm = spawn('render_list', [...listArgs, '-z', '0', '-Z', '0'], { stdio: 'ignore' });
+      const [warmCode] = await once(warm, 'exit');
+      if (warmCode !== 0) throw new Error(`render_list (warm-up) exited ${warmCode}: ${log.slice(-500)}`);
+    }
+    const started = performance.now();
+    const cpu0 = await cpuSecondsOf(renderd.pid);
+    // -l: render_list sleeps while the load average is over 16 (its default); on a shared box it is.
+    const list = spawn('render_list', [...listArgs, '-z', '0', '-Z', String(maxZoom)], { stdio: 'ignore' });
+    const [code] = await once(list, 'exit');
+    const seconds = (performance.now() - started) / 1000;
+    if (code !== 0) throw new Error(`render_list exited ${code}: ${log.slice(-500)}`);
+    // render_list counts metatiles × 64; count the real tiles (z0–6 = 5,461).
+    const count = Array.from({ length: maxZoom + 1 }, (_, z) => 4 ** z).reduce((a, b) => a + b, 0);
+    const cpuSeconds = (await cpuSecondsOf(renderd.pid)) - cpu0;
+    return { tiles: count, seconds, tilesPerSecond: count / seconds, cpuSeconds, memory: [await memoryOf(renderd.pid)] };
+  } finally {
+    renderd.kill('SIGTERM');
+    if (renderd.exitCode === null) await once(renderd, 'exit');
+    await rm(dir, { recursive: true, force: true });
+  }
 }

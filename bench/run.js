@@ -54,6 +54,25 @@ if (want('tiles')) {
   row('tiles', 'cached tiles, 8 connections, persistent notices', `${fmt(persistent.noticesPerSecond, 0)} notices/s`, '>= 20,000');
 }
 
+if (want('builtin')) {
+  const { builtinVsRenderd } = await import('./builtin-vs-renderd.js');
+  console.error('bench: built-in renderer vs renderd, cold z0-6, same data and style, interleaved ...');
+  const b = await builtinVsRenderd({ runs });
+  results.figures.builtin = b;
+  const spread = (xs) => `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`;
+  row('builtin', `cold z0-6 pyramid (${b.tiles} tiles), 8x8, 2 render threads, through the daemon`, `${fmt(b.medianMosaicd, 0)} tiles/s (runs ${spread(b.mosaicd)})`);
+  if (b.medianRatio === undefined) row('builtin', 'renderd comparison', 'skipped: renderd, render_list or the Debian Mapnik 3.1 plugins are not installed');
+  else {
+    row('builtin', 'same data and style in Mapnik 3.1, Debian renderd, 2 threads, render_list -n 2', `${fmt(b.medianRenderd, 0)} tiles/s (runs ${spread(b.renderd)})`);
+    row('builtin', 'ratio mosaicd / renderd (per run, median)', `${fmt(b.medianRatio, 2)} (runs ${b.ratios.map((r) => fmt(r, 2)).join(', ')}; load ${b.load.map((l) => fmt(l, 1)).join(', ')})`, '>= 1.5');
+    row('builtin', 'renderd with 1:50m at every zoom (docs/notes §5 bar)', `${fmt(b.medianRenderd50m, 0)} tiles/s (runs ${spread(b.renderd50m)})`);
+    row('builtin', 'ratio mosaicd / renderd 1:50m (per run, median)', `${fmt(b.medianRatio50m, 2)} (runs ${b.ratios50m.map((r) => fmt(r, 2)).join(', ')})`);
+    const cpus = (xs) => xs.map((x) => fmt(x, 1)).join(', ');
+    row('builtin', 'CPU seconds per pyramid: mosaicd (all threads) / renderd / renderd 1:50m', `${cpus(b.cpu.mosaicd)} / ${cpus(b.cpu.renderd)} / ${cpus(b.cpu.renderd50m)}`);
+    row('builtin', 'tiles per CPU-second, mosaicd / renderd (per run, median; load-independent)', `${fmt(b.medianCpuRatio, 2)} (runs ${b.cpuRatios.map((r) => fmt(r, 2)).join(', ')}); vs 1:50m ${fmt(b.medianCpuRatio50m, 2)} (runs ${b.cpuRatios50m.map((r) => fmt(r, 2)).join(', ')})`);
+  }
+}
+
 if (want('isolation')) {
   const { isolationCost } = await import('./tiles.js');
   console.error('bench: process isolation for the built-in renderer (threads vs processes, interleaved) ...');

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { CompletionListener } from '../dist/client/completion-listener.js';
 import { Seeder } from '../dist/seed/seeder.js';
 import { enumerateTiles, countTiles } from '../dist/seed/tile-range.js';
-import { startDaemon, median, percentile, memoryOf } from './lib.js';
+import { startDaemon, median, percentile, memoryOf, cpuSecondsOf } from './lib.js';
 
 const WORLD = [-180, -85.0511287798, 180, 85.0511287798];
 
@@ -18,19 +18,26 @@ export async function coldPyramid({ metatile, runs, maxZoom = 6, args = [] }) {
   return { tiles: total, tilesPerSecond: median(rates), runs: rates };
 }
 
+/** One cold z0–maxZoom pyramid through a fresh daemon (bench/builtin-vs-renderd.js). */
+export function coldPyramidOnce({ metatile = 8, maxZoom = 6, args = [] } = {}) {
+  return pyramidOnce({ minZoom: 0, maxZoom, bbox: WORLD }, metatile, args);
+}
+
 /** One cold pyramid through a fresh daemon; also the resident memory of its render processes at the end (if any). */
 async function pyramidOnce(range, metatile, args) {
   const total = countTiles(range);
   const d = await startDaemon(['--metatile', String(metatile), ...args]);
   try {
     const started = performance.now();
+    const cpu0 = await cpuSecondsOf(d.child.pid);
     const p = await new Seeder().run(enumerateTiles(range, metatile), { host: '127.0.0.1', port: d.port, command: 'bulk', force: false });
     const seconds = (performance.now() - started) / 1000;
+    const cpuSeconds = (await cpuSecondsOf(d.child.pid)) - cpu0;
     if (p.errors > 0) throw new Error(`${p.errors} tiles failed`);
     const { render } = await d.client.stats();
     const processRss = [];
     for (const pid of render.pids ?? []) processRss.push((await memoryOf(pid)).rssMb);
-    return { tilesPerSecond: total / seconds, processRss, daemonRssMb: (await memoryOf(d.child.pid)).rssMb };
+    return { tilesPerSecond: total / seconds, cpuSeconds, processRss, daemonRssMb: (await memoryOf(d.child.pid)).rssMb };
   } finally {
     await d.stop();
   }

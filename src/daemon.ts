@@ -104,7 +104,7 @@ export class Daemon {
     this.store = this.stores.storeOf({});
     // The scheduler's render slots (--concurrency) are shared by every map; each map's
     // renderer has its own workers, since a worker's renderer options are fixed.
-    this.#renderers = new MapRenderers(this.maps, config.concurrency, (spec) => rendererFor(spec, config));
+    this.#renderers = new MapRenderers(this.maps, config.concurrency, (spec) => rendererFor(spec, config, log));
     this.#renderPool = this.#renderers.of(undefined) as RenderPool;
     const stores = this.stores;
     const sink = { has: (t: TileCoord) => existsSync(stores.pathOf(t)), writeMany: (list: Parameters<MapStores['writeMany']>[0]) => stores.writeMany(list) };
@@ -226,6 +226,13 @@ export class Daemon {
     } catch (err) {
       journal?.close();
       await engine?.close();
+      throw err;
+    }
+    try {
+      // A tirex map's backend must say it is alive (or fail start-up with why it cannot).
+      await daemon.#renderers.ready();
+    } catch (err) {
+      await daemon.destroy();
       throw err;
     }
     if (daemon.#cluster) {

@@ -112,6 +112,13 @@ export const MAX_TIREX_MESSAGE_BYTES = 4096;
 export const MAX_TIREX_PROCS = 32;
 
 /**
+ * Largest Mapnik buffer around a metatile (a map's `bufferSize`, or a
+ * style's `buffer-size`), px: every render grows by twice this per side.
+ * Without either, 128 px is used, as renderd does.
+ */
+export const MAX_BUFFER_PX = 1024;
+
+/**
  * `--queue` (src/cluster/): a worker that stops renewing its job's lock (its
  * node was killed) loses the job to another node after about this long, ms
  * (BullMQ's lockDuration and stalledInterval).

@@ -1,5 +1,7 @@
 import type { DaemonConfig } from '../config/daemon-config.js';
+import { silentLogger, type Logger } from '../log.js';
 import { RenderPool } from '../render/render-pool.js';
+import { TirexRenderer } from '../render/tirex/tirex-renderer.js';
 import { mapnikWorkerInit } from '../render/mapnik/pool-renderer.js';
 import { startMapnikProcess, type SpawnRendererProcess } from '../render/mapnik/process-client.js';
 import type { MapnikRendererOptions } from '../render/mapnik/options.js';
@@ -10,7 +12,15 @@ type PoolFlags = Pick<DaemonConfig, 'concurrency' | 'renderTimeoutMs' | 'isolati
 
 /** The Mapnik renderer's options of a map. */
 export function mapnikOptionsOf(spec: MapSpec): MapnikRendererOptions {
-  return { stylePath: spec.style ?? '', tileSize: spec.tileSize, format: spec.palette ? 'png256' : 'png' };
+  const o = spec.mapnik;
+  return {
+    stylePath: spec.style ?? '',
+    tileSize: spec.tileSize,
+    format: o?.format ?? (spec.palette ? 'png256' : 'png'),
+    ...(o?.fontsDir !== undefined ? { fontsDir: o.fontsDir } : {}),
+    ...(o?.bufferSize !== undefined ? { bufferSize: o.bufferSize } : {}),
+    ...(o !== undefined ? { scale: o.scale, strict: o.strict } : {}),
+  };
 }
 
 /**
@@ -30,9 +40,15 @@ export async function checkMapnikStyles(specs: readonly MapSpec[], spawn?: Spawn
 /**
  * A map's renderer: its own render pool, since a worker's renderer and
  * options are fixed when it starts. The builtin map runs in threads (or
- * processes with --isolation process); a Mapnik map always in processes.
+ * processes with --isolation process); a Mapnik map always in processes;
+ * a tirex map in its backend's processes, which TirexRenderer supervises
+ * as tirex-backend-manager would (its options were resolved with the map).
  */
-export function rendererFor(spec: MapSpec, flags: PoolFlags): MapRenderer {
+export function rendererFor(spec: MapSpec, flags: PoolFlags, log: Logger = silentLogger()): MapRenderer {
+  if (spec.renderer === 'tirex') {
+    if (spec.tirex === undefined) throw new Error(`map ${spec.name}: renderer tirex without its resolved options`);
+    return new TirexRenderer(spec.tirex, log.child({ map: spec.name }));
+  }
   return new RenderPool({
     workers: flags.concurrency,
     tileSize: spec.tileSize,

@@ -1,3 +1,4 @@
+import { MosaicError } from '../errors.js';
 import type { MetaTile } from '../tile/tile-coord.js';
 import type { MetaTileRenderer, RenderedTile } from '../scheduler/tile-scheduler.js';
 import type { MapSet } from './map-set.js';
@@ -7,6 +8,8 @@ import type { MapSpec } from './map-spec.js';
 export interface MapRenderer extends MetaTileRenderer {
   close(): Promise<void>;
   stats(): unknown;
+  /** Resolves once the renderer can draw (a tirex backend said it is alive); rejects with why it cannot. */
+  ready?(): Promise<void>;
 }
 
 /** Builds the renderer of one map (the daemon's: a render pool per renderer kind and options). */
@@ -20,11 +23,16 @@ export type MapRendererFactory = (spec: MapSpec) => MapRenderer;
 export class MapRenderers implements MetaTileRenderer {
   readonly size: number;
   readonly #byMap = new Map<string | undefined, MapRenderer>();
+  readonly #names = new Map<MapRenderer, string>();
 
   constructor(maps: MapSet, slots: number, create: MapRendererFactory) {
     this.size = slots;
     try {
-      for (const spec of maps.list()) this.#byMap.set(maps.tileMap(spec), create(spec));
+      for (const spec of maps.list()) {
+        const r = create(spec);
+        this.#byMap.set(maps.tileMap(spec), r);
+        this.#names.set(r, spec.name);
+      }
     } catch (err) {
       void this.close();
       throw err;
@@ -38,12 +46,33 @@ export class MapRenderers implements MetaTileRenderer {
     return r;
   }
 
+  /**
+   * Resolves once every map's renderer can draw; rejects with the first that
+   * cannot, its message naming the map (e.g. a tirex backend that exits 10).
+   */
+  async ready(): Promise<void> {
+    await Promise.all(
+      [...this.#names].map(async ([r, name]) => {
+        try {
+          await r.ready?.();
+        } catch (err) {
+          if (err instanceof MosaicError) throw new MosaicError(err.code, `map "${name}": ${err.message}`, { cause: err });
+          throw err;
+        }
+      }),
+    );
+  }
+
   renderMetaTile(meta: MetaTile, signal?: AbortSignal): Promise<RenderedTile[]> {
     try {
       return this.of(meta.map).renderMetaTile(meta, signal);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  prepare(meta: MetaTile): void {
+    this.#byMap.get(meta.map)?.prepare?.(meta);
   }
 
   async close(): Promise<void> {

@@ -50,6 +50,8 @@ export class GeometryBuilder {
   private readonly pending = new Map<number, Pending>();
   /** Levels requested and not yet sent to the thread, in build order. */
   private readonly queue: number[] = [];
+  /** Levels in the queue that only prepare() asked for so far. */
+  private readonly ahead = new Set<number>();
   /** The level the thread is building. */
   private building: number | null = null;
   private readonly timeoutMs: number;
@@ -80,19 +82,53 @@ export class GeometryBuilder {
     return this.worker !== null;
   }
 
-  /** The level, built (in the builder thread) if it is the first request; one build per level however many ask. */
-  request(level: number): Promise<LevelData> {
+  /**
+   * The level, built (in the builder thread) if it is the first request; one
+   * build per level however many ask. A level only asked for ahead
+   * (`prepare`) that a render now waits for moves to the front of the queue.
+   */
+  request(level: number, ahead = false): Promise<LevelData> {
     const ready = this.levels.get(level);
     if (ready !== undefined) return Promise.resolve(ready);
     if (this.closed) return Promise.reject(new ShuttingDownError());
     const waiting = this.pending.get(level);
-    if (waiting !== undefined) return waiting.promise;
+    if (waiting !== undefined) {
+      if (!ahead && this.ahead.delete(level)) {
+        const at = this.queue.indexOf(level);
+        if (at >= 0) this.queue.splice(at, 1);
+        this.queueUrgent(level);
+      }
+      return waiting.promise;
+    }
     let resolve!: (data: LevelData) => void, reject!: (err: MosaicError) => void;
     const promise = new Promise<LevelData>((res, rej) => ((resolve = res), (reject = rej)));
     this.pending.set(level, { promise, resolve, reject });
-    this.queue.push(level);
+    if (ahead) {
+      this.ahead.add(level);
+      this.queue.push(level);
+    } else {
+      this.queueUrgent(level);
+    }
     this.pump();
     return promise;
+  }
+
+  /** Queues a level a render waits for: after the others renders wait for, before those only asked ahead. */
+  private queueUrgent(level: number): void {
+    const at = this.queue.findIndex((l) => this.ahead.has(l));
+    if (at < 0) this.queue.push(level);
+    else this.queue.splice(at, 0, level);
+  }
+
+  /**
+   * Queues a level that work already queued will need, behind the levels
+   * asked for so far: it builds while earlier levels render, instead of
+   * holding the render slots when that work starts. A failure is reported
+   * to the render that asks for it with request().
+   */
+  prepare(level: number): void {
+    if (this.levels.has(level) || this.closed) return;
+    this.request(level, true).catch(() => undefined);
   }
 
   /** Fails waiting builds with ShuttingDownError and ends the thread. Built levels stay readable. */
@@ -110,6 +146,7 @@ export class GeometryBuilder {
       this.idle();
       return;
     }
+    this.ahead.delete(level);
     const worker = this.ensureWorker();
     this.building = level;
     this.armWatchdog();
@@ -202,6 +239,7 @@ export class GeometryBuilder {
     const waiting = [...this.pending.values()];
     this.pending.clear();
     this.queue.length = 0;
+    this.ahead.clear();
     for (const p of waiting) p.reject(err);
   }
 

@@ -117,6 +117,12 @@ export class RenderPool {
     return result.tiles.map((t) => ({ x: t.x, y: t.y, png: new Uint8Array(result.data, t.offset, t.length) }));
   }
 
+  /** A job for this metatile was queued: have its geometry level built now, while earlier jobs render. */
+  prepare(meta: MetaTile): void {
+    if (this.geometry === null || this.closing !== null) return;
+    this.geometry.prepare(levelForPixelZoom(pixelZoomOf(meta.z, this.tileSize)));
+  }
+
   stats(): RenderPoolStats {
     const s = this.pool.stats();
     return { ...s, queued: s.queued + this.waitingForGeometry, isolation: this.isolation };

@@ -29,6 +29,8 @@ export interface RenderedTile {
 /** Draws a metatile. The render pool in production; a gated fake in scheduler tests. */
 export interface MetaTileRenderer {
   renderMetaTile(meta: MetaTile, signal?: AbortSignal): Promise<RenderedTile[]>;
+  /** Optional: a job for this metatile was queued; get ready for it (the built-in renderer builds its geometry level ahead). */
+  prepare?(meta: MetaTile): void;
   readonly size: number;
 }
 
@@ -151,6 +153,8 @@ export class TileScheduler extends EventEmitter implements Scheduler {
   readonly #jobs = new Map<string, Job>();
   readonly #byClient = new Map<string, Set<Waiter>>();
   readonly #viewports = new Map<string, Viewport>();
+  /** Waiters by their requester's signal (see #watch); weak, so a finished connection's signal goes with it. */
+  readonly #bySignal = new WeakMap<AbortSignal, Set<Waiter>>();
   readonly #queuedByClass: Record<PriorityClass, number>;
   readonly #spaceWaiters: Array<{ cls: PriorityClass; resolve: () => void }> = [];
   readonly #zoomStats = new Map<number, ZoomStats>();
@@ -343,6 +347,7 @@ export class TileScheduler extends EventEmitter implements Scheduler {
       const meta = metaTileOf(tile, this.#metatile(tile.map));
       job = { key, meta, state: 'queued', cls, waiters: new Set(), controller: new AbortController(), submission: undefined };
       this.#jobs.set(key, job);
+      this.#renderer.prepare?.(meta);
       this.#submit(job);
     } else {
       this.#counters.coalesced++;
@@ -356,16 +361,37 @@ export class TileScheduler extends EventEmitter implements Scheduler {
         if (!set) this.#byClient.set(req.clientId, (set = new Set()));
         set.add(w);
       }
-      if (req.signal) {
-        const signal = req.signal;
-        const onAbort = () => {
-          if (w.job.state === 'queued') this.#dropWaiter(w, new CancelledError('the requester went away'));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        w.detach = () => signal.removeEventListener('abort', onAbort);
-      }
+      if (req.signal) this.#watch(req.signal, w);
       if (job!.state === 'queued' && PRIORITY_VALUE[cls] > PRIORITY_VALUE[job!.cls]) this.#rerank(job!);
     });
+  }
+
+  /**
+   * Cancels the waiter while queued when its requester's signal aborts. One
+   * listener per signal, not per waiter: a seeding connection has thousands
+   * of tiles in flight on one signal, and EventTarget's add/removeEventListener
+   * walk its whole listener list (quadratic over a seed).
+   */
+  #watch(signal: AbortSignal, w: Waiter): void {
+    let set = this.#bySignal.get(signal);
+    if (set === undefined) {
+      const waiters = (set = new Set());
+      this.#bySignal.set(signal, waiters);
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.#bySignal.delete(signal);
+          for (const q of [...waiters]) {
+            if (q.job.state === 'queued') this.#dropWaiter(q, new CancelledError('the requester went away'));
+          }
+          waiters.clear();
+        },
+        { once: true },
+      );
+    }
+    set.add(w);
+    const waiters = set;
+    w.detach = () => waiters.delete(w);
   }
 
   #submit(job: Job): void {

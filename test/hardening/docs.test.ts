@@ -74,3 +74,13 @@ t.test('each limit flag sets its config field (flags > MOSAICD_* > config file >
   t.equal(configFromArgv({ 'max-zoom': limits.MAX_SUPPORTED_ZOOM }, {}).maxZoom, limits.MAX_SUPPORTED_ZOOM, '--max-zoom up to MAX_SUPPORTED_ZOOM');
   t.throws(() => configFromArgv({ 'max-zoom': limits.MAX_SUPPORTED_ZOOM + 1 }, {}), { code: 'CONFIG_ERROR' }, 'and not past it');
 });
+
+t.test('no merge-conflict markers are left in the tracked sources and docs', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const files = execFileSync('git', ['ls-files', '*.md', '*.ts', '*.js', '*.json', '*.cs', '*.py', '*.proto', '.ci/*'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
+  t.ok(files.length > 50, `${files.length} tracked files checked`);
+  const marked = files.filter((f) => /^(<<<<<<< |>>>>>>> |=======$)/m.test(readFileSync(path.join(ROOT, f), 'utf8')));
+  t.same(marked, [], 'files with conflict markers');
+});

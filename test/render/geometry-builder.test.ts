@@ -44,6 +44,21 @@ t.test('builds each level once in its own thread, the same data as building in t
   t.ok(builder.get(1) !== undefined, 'built levels stay readable after close');
 });
 
+t.test('levels prepared ahead build after the levels renders wait for, and one a render then waits for moves up', async (t) => {
+  const builder = new GeometryBuilder({ timeoutMs: 120_000 });
+  t.teardown(() => builder.close());
+  builder.prepare(0); // starts at once: the thread is free
+  builder.prepare(2);
+  builder.prepare(1);
+  const waited = builder.request(3); // a render waits: before the levels only prepared
+  const moved = builder.request(1); // prepared, now waited for: moves up behind 3
+  await Promise.all([waited, moved, builder.request(2)]);
+  t.same(builder.built, [0, 3, 1, 2]);
+  t.equal(builder.threadsStarted, 1);
+  builder.prepare(3);
+  t.same(builder.built, [0, 3, 1, 2], 'a built level is not built again');
+});
+
 t.test('a build that throws fails with PROCESSING_ERROR; the thread lives on', async (t) => {
   const builder = faulty('throw', 120_000);
   t.teardown(() => builder.close());

@@ -198,6 +198,39 @@ t.test('a requester whose signal aborts is cancelled while queued', async (t) =>
   t.same(renderer.order, ['3_0_0']);
 });
 
+t.test('one aborting signal shared by many requests cancels its queued tiles, lets its running tile finish, and leaves other requesters alone', async (t) => {
+  const { renderer, scheduler } = setup();
+  const ac = new AbortController();
+  const running = scheduler.request(tile(9, 0, 0), { cls: 'bulk', signal: ac.signal });
+  await renderer.started(1);
+  const queued = Array.from({ length: 500 }, (_, i) => scheduler.request(tile(9, i + 1, 0), { cls: 'bulk', signal: ac.signal }));
+  const other = scheduler.request(tile(9, 3, 0), { cls: 'bulk' });
+  const settledEarly = scheduler.request(tile(9, 600, 0), { cls: 'bulk', signal: ac.signal });
+  scheduler.cancel(tile(9, 600, 0));
+  await t.rejects(settledEarly, { code: ErrorCode.CANCELLED });
+  ac.abort();
+  for (const q of queued) await t.rejects(q, { code: ErrorCode.CANCELLED });
+  renderer.open();
+  t.match(await running, { cached: false });
+  t.match(await other, { cached: false }, 'a tile another requester also waits for still renders');
+  await scheduler.onIdle();
+  t.same(renderer.order, ['9_0_0', '9_3_0']);
+  t.equal(scheduler.stats().queued.bulk, 0);
+});
+
+t.test('the renderer is told of each new job when it is queued, once per metatile, before any of them runs', async (t) => {
+  const renderer = new GatedRenderer(1);
+  const prepared: string[] = [];
+  const withPrepare = Object.assign(renderer, { prepare: (m: MetaTile) => void prepared.push(`${m.z}_${m.x}_${m.y}`) });
+  const scheduler = new TileScheduler({ renderer: withPrepare, sink: new MemorySink(), metatile: 8 });
+  const all = [tile(6, 1, 1), tile(6, 2, 2), tile(6, 9, 9), tile(7, 0, 0)].map((x) => scheduler.request(x, { cls: 'bulk' }));
+  t.same(prepared, ['6_0_0', '6_8_8', '7_0_0'], 'one per job, in the order queued');
+  await renderer.started(1);
+  t.same(renderer.order, ['6_0_0']);
+  renderer.open();
+  await Promise.all(all);
+});
+
 t.test('while someone looks at the map, bulk work leaves one render slot free', async (t) => {
   const { renderer, scheduler } = setup({ slots: 2 });
   const bulk = [0, 1, 2, 3, 4, 5].map((i) => scheduler.request(tile(9, i, 0), { cls: 'bulk' }));

@@ -1,10 +1,11 @@
 /** Options of a Mapnik map, checked once when the renderer is made. */
 import { ConfigError } from '../../errors.js';
+import { MAX_BUFFER_PX } from '../../limits.js';
 
 /** renderd's buffer when the style sets none: labels near a metatile edge are placed as in the neighbour. */
 export const DEFAULT_BUFFER_PX = 128;
-/** Largest buffer accepted (a style's `buffer-size` or the option): it grows every render by 2× this per side. */
-export const MAX_BUFFER_PX = 1024;
+/** Largest buffer accepted (a style's `buffer-size` or the option): src/limits.ts. */
+export { MAX_BUFFER_PX };
 export const TILE_SIZES = [256, 512] as const;
 export const MAX_SCALE = 4;
 

@@ -103,3 +103,20 @@ t.test('a malformed job payload in redis fails that job with PROTOCOL_ERROR and 
   t.equal(ok.cached, false, 'the same worker then renders a good job');
   t.equal(a.daemon.stats().cluster?.renders, 1, 'one render on this node');
 });
+
+t.test('queue limits hold cluster-wide: bulk jobs queued on node B make node A answer BUSY for a new bulk metatile', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const tilesDir = await tempDir(t);
+  const a = await startNode(t, redis, tilesDir, { queueWorkers: 0, queueLimits: { bulk: 3 } });
+  const b = await startNode(t, redis, tilesDir, { queueWorkers: 0 });
+  const queued = [0, 8, 16].map((x) => b.daemon.tiles.request(b.daemon.tiles.coord(5, x, 0), { cls: 'bulk', clientId: 'seed' }).catch(() => 'withdrawn'));
+  await until('B\'s three jobs are queued', () => redis.cli('zcard', 'mosaicd:tiles:prioritized') === '3');
+  await until('A counts them', () => a.daemon.tiles.isFull('bulk'));
+  await t.rejects(a.daemon.tiles.request(a.daemon.tiles.coord(5, 24, 0), { cls: 'bulk' }), { code: ErrorCode.BUSY }, 'A refuses a fourth bulk metatile');
+  t.equal(a.daemon.tiles.isFull('interactive'), false, 'other classes are not affected');
+  t.equal(a.daemon.stats().cluster?.queued.bulk, 3, 'A\'s stats show the cluster\'s three bulk jobs');
+  b.daemon.tiles.forgetClient('seed');
+  await Promise.all(queued);
+  await until('the jobs are withdrawn and A has room again', () => !a.daemon.tiles.isFull('bulk'));
+});

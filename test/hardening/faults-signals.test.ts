@@ -45,11 +45,11 @@ t.test('a second signal stops at once: queued work and undeliverable notices do 
   const child = spawnDaemon(t, baseArgs(dir, port, callbackPort));
   await child.waitForOutput('mosaicd listening');
   t.equal(await exchange(port, '4_1_1\n4_2_1\n\n'), '\n', 'two tiles done; their notices wait for a listener');
-  // A long queue: 400 tiles at zoom 5, one per render (z6 and deeper would add the 10m geometry build).
+  // A long queue: 400 tiles at zoom 9, one per render.
   const s = await connect(port);
   t.teardown(() => s.destroy());
   let lines = '';
-  for (let i = 0; i < 400; i++) lines += `5_${i % 32}_${Math.floor(i / 32)}\n`;
+  for (let i = 0; i < 400; i++) lines += `9_${i}_100\n`;
   s.write(`${lines}ping\n`);
   await readUntil(s, 'pong\n');
 
@@ -73,7 +73,7 @@ t.test('mosaicd stdio: the first signal finishes the queue, a second one stops a
   child.proc.stdout!.on('data', (c: Buffer) => {
     for (const item of decoder.push(c)) if (item.type === 'response') answers.push(JSON.parse(item.json.toString('utf8')));
   });
-  const requests = Array.from({ length: 300 }, (_, i) => frame({ command: 'render', request_id: i, tile: `5_${i % 32}_${Math.floor(i / 32)}` }));
+  const requests = Array.from({ length: 300 }, (_, i) => frame({ command: 'render', request_id: i, tile: `9_${i}_200` }));
   child.proc.stdin!.write(Buffer.concat(requests));
   await waitUntil('the first answers', () => answers.length >= 1, 30_000);
   child.proc.kill('SIGTERM');

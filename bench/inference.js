@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { FramedClient } from '../dist/client/framed-client.js';
 import { OcrPipeline, loadModelRepository, DEFAULT_MODELS_DIR } from '../dist/inference/index.js';
-import { startDaemon, median, percentile, fmt } from './lib.js';
+import { startDaemon, median, fmt, processRates } from './lib.js';
 
 const sharp = createRequire(import.meta.url)('sharp');
 
@@ -18,24 +18,6 @@ export async function textImage() {
     .map((t, i) => `<text x="40" y="${100 + i * 100}" font-family="DejaVu Sans" font-size="52" fill="#222">${t}</text>`)
     .join('')}</svg>`;
   return sharp(Buffer.from(svg)).png().toBuffer();
-}
-
-async function throughput(client, image, { concurrency, total }) {
-  const latencies = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        next++;
-        const t0 = performance.now();
-        const r = await client.process(image, { camera: 0 });
-        if (!r.json.success) throw new Error(JSON.stringify(r.json.error));
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  return { imagesPerSecond: total / ((performance.now() - started) / 1000), p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
 }
 
 export async function pingRoundTrip(port, n) {
@@ -110,19 +92,9 @@ export async function inferenceBench({ runs = 3 } = {}) {
     const d = await startDaemon(['--max-batch', String(batch), '--preload', 'ocr'], { inference: true });
     try {
       const client = await FramedClient.connect({ port: d.port });
-      await client.process(image, { camera: 0 });
-      const single = [];
-      const eight = [];
-      for (let r = 0; r < runs; r++) {
-        single.push(await throughput(client, image, { concurrency: 1, total: 10 }));
-        eight.push(await throughput(client, image, { concurrency: 8, total: 24 }));
-      }
+      const rates = await processRates(client, image, { camera: 0, runs });
       client.close();
-      const pick = (xs, k) => median(xs.map((x) => x[k]));
-      results[label] = {
-        single: { imagesPerSecond: pick(single, 'imagesPerSecond'), p50: pick(single, 'p50'), p95: pick(single, 'p95') },
-        eight: { imagesPerSecond: pick(eight, 'imagesPerSecond'), p50: pick(eight, 'p50'), p95: pick(eight, 'p95') },
-      };
+      results[label] = rates;
       if (batch === 1) {
         const ping = await pingRoundTrip(d.port, 2000);
         const echo = await echoRoundTrip(2000, 49);

@@ -140,3 +140,39 @@ export async function renderdPyramid(stylePath, { threads = 2, maxZoom = 6, warm
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Framed `process` requests on one connection, after one warm-up: `runs`
+ * rounds of 1 client × 10 images and of 8 clients × 24; images/s, p50 and
+ * p95 (ms), each the median over the rounds. `check(json)` throws on a
+ * wrong answer.
+ */
+export async function processRates(client, image, { camera, runs, check = () => {} }) {
+  await client.process(image, { camera });
+  const round = async (concurrency, total) => {
+    const latencies = [];
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < total) {
+          next++;
+          const t0 = performance.now();
+          const r = await client.process(image, { camera });
+          if (!r.json.success) throw new Error(JSON.stringify(r.json.error));
+          check(r.json);
+          latencies.push(performance.now() - t0);
+        }
+      }),
+    );
+    return { imagesPerSecond: total / ((performance.now() - started) / 1000), p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
+  };
+  const single = [];
+  const eight = [];
+  for (let r = 0; r < runs; r++) {
+    single.push(await round(1, 10));
+    eight.push(await round(8, 24));
+  }
+  const pick = (xs) => ({ imagesPerSecond: median(xs.map((x) => x.imagesPerSecond)), p50: median(xs.map((x) => x.p50)), p95: median(xs.map((x) => x.p95)) });
+  return { single: pick(single), eight: pick(eight) };
+}

@@ -7,7 +7,7 @@
 import { FramedClient } from '../dist/client/framed-client.js';
 import { DetectClassifyPipeline, DetectorPipeline, DEFAULT_MODELS_DIR, decodeImage, loadModelRepository } from '../dist/inference/index.js';
 import { textImage } from './inference.js';
-import { startDaemon, median, percentile, fmt } from './lib.js';
+import { startDaemon, median, fmt, processRates } from './lib.js';
 
 const MODEL = 'text-line-direction';
 const CAMERA = 7;
@@ -23,25 +23,6 @@ async function rate(fn, { n, runs }) {
     rates.push(n / ((performance.now() - t0) / 1000));
   }
   return median(rates);
-}
-
-async function throughput(client, image, { concurrency, total }) {
-  const latencies = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        next++;
-        const t0 = performance.now();
-        const r = await client.process(image, { camera: CAMERA });
-        if (!r.json.success) throw new Error(JSON.stringify(r.json.error));
-        if (r.json.result_count !== 4) throw new Error(`expected 4 lines, got ${r.json.result_count}`);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  return { imagesPerSecond: total / ((performance.now() - started) / 1000), p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
 }
 
 export async function pipelineBench({ runs = 3 } = {}) {
@@ -67,19 +48,17 @@ export async function pipelineBench({ runs = 3 } = {}) {
     const d = await startDaemon(['--max-batch', String(batch), '--preload', MODEL, '--camera-model', `${CAMERA}=${MODEL}`], { inference: true });
     try {
       const client = await FramedClient.connect({ port: d.port });
-      await client.process(image, { camera: CAMERA });
-      const single = [];
-      const eight = [];
-      for (let r = 0; r < runs; r++) {
-        single.push(await throughput(client, image, { concurrency: 1, total: 10 }));
-        eight.push(await throughput(client, image, { concurrency: 8, total: 24 }));
-      }
+      const rates = await processRates(client, image, {
+        camera: CAMERA,
+        runs,
+        check: (json) => {
+          if (json.result_count !== 4) throw new Error(`expected 4 lines, got ${json.result_count}`);
+        },
+      });
       const stats = (await client.stats()).json.stats.inference.models[MODEL];
       client.close();
-      const pick = (xs, k) => median(xs.map((x) => x[k]));
       daemon[batch] = {
-        single: { imagesPerSecond: pick(single, 'imagesPerSecond'), p50: pick(single, 'p50'), p95: pick(single, 'p95') },
-        eight: { imagesPerSecond: pick(eight, 'imagesPerSecond'), p50: pick(eight, 'p50'), p95: pick(eight, 'p95') },
+        ...rates,
         meanBatchSize: stats.meanBatchSize,
         maxBatchSize: stats.maxBatchSize,
       };

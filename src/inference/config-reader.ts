@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -112,6 +113,46 @@ export class ConfigReader {
       if (!this.seen.has(key)) this.fail(key, 'is not a known field (check the spelling; models/README.md lists the fields)');
     }
   }
+}
+
+/**
+ * A model's class names, for every kind that has them: the "labels" array
+ * or the files.labels file (never both), else `fallback`, else the
+ * `missing` error on "labels".
+ */
+export function readLabels(
+  r: ConfigReader,
+  files: ConfigReader,
+  labelsFile: string | undefined,
+  opts: { fallback?: string[] | undefined; missing: string },
+): string[] {
+  if (r.has('labels')) {
+    if (labelsFile) r.fail('labels', 'and files.labels are both given; keep one');
+    return r.strings('labels');
+  }
+  if (labelsFile) return readLabelsFile(files, labelsFile);
+  if (opts.fallback) return opts.fallback;
+  r.fail('labels', opts.missing);
+}
+
+/** One label per line, or a JSON array of strings (a file starting with `[`). */
+function readLabelsFile(r: ConfigReader, file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  let labels: string[];
+  if (text.trimStart().startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      r.fail('labels', `names ${file}, which starts with "[" but is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) r.fail('labels', `names ${file}, which must be a JSON array of strings`);
+    labels = parsed as string[];
+  } else {
+    labels = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  }
+  if (labels.length === 0) r.fail('labels', `names an empty file (${file})`);
+  return labels;
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {

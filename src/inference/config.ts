@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { MAX_DETECTIONS } from '../limits.js';
-import { ConfigReader, isPlainObject } from './config-reader.js';
+import { ConfigReader, isPlainObject, readLabels } from './config-reader.js';
 
 /**
  * The model repository: one folder per model under `modelsDir`, each with a
@@ -301,17 +301,10 @@ function readDetector(r: ConfigReader, name: string): DetectorModelConfig {
   if (outputName) output.name = outputName;
   out.done();
 
-  let labels: string[];
-  if (r.has('labels')) {
-    if (labelsFile) r.fail('labels', 'and files.labels are both given; keep one');
-    labels = r.strings('labels');
-  } else if (labelsFile) {
-    labels = readLabelsFile(f, labelsFile);
-  } else if (format === 'db') {
-    labels = ['text'];
-  } else {
-    r.fail('labels', 'is required (class names in output order), or give files.labels');
-  }
+  const labels = readLabels(r, f, labelsFile, {
+    fallback: format === 'db' ? ['text'] : undefined,
+    missing: 'is required (class names in output order), or give files.labels',
+  });
 
   let db: DbDetConfig | undefined;
   if (r.has('db')) {
@@ -377,26 +370,6 @@ function readPipeline(r: ConfigReader, name: string, resolve: ModelResolver | un
   return config;
 }
 
-/** One label per line, or a JSON array of strings (a file starting with `[`). */
-function readLabelsFile(r: ConfigReader, file: string): string[] {
-  const text = readFileSync(file, 'utf8');
-  let labels: string[];
-  if (text.trimStart().startsWith('[')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      r.fail('labels', `names ${file}, which starts with "[" but is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
-    }
-    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) r.fail('labels', `names ${file}, which must be a JSON array of strings`);
-    labels = parsed as string[];
-  } else {
-    labels = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
-  }
-  if (labels.length === 0) r.fail('labels', `names an empty file (${file})`);
-  return labels;
-}
-
 function readClassifier(r: ConfigReader, name: string): ClassifierModelConfig {
   const description = r.string('description', 'image classifier');
   const f = r.object('files', true);
@@ -427,15 +400,7 @@ function readClassifier(r: ConfigReader, name: string): ClassifierModelConfig {
   if (outputName) output.name = outputName;
   out.done();
 
-  let labels: string[];
-  if (r.has('labels')) {
-    if (labelsFile) r.fail('labels', 'and files.labels are both given; keep one');
-    labels = r.strings('labels');
-  } else if (labelsFile) {
-    labels = readLabelsFile(f, labelsFile);
-  } else {
-    r.fail('labels', 'is required (an array of class names in output order), or give files.labels');
-  }
+  const labels = readLabels(r, f, labelsFile, { missing: 'is required (an array of class names in output order), or give files.labels' });
 
   const ri = r.object('resultImage');
   const config: ClassifierModelConfig = {

@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { StorageError, messageOf } from '../errors.js';
 import { PRIORITY_CLASSES, type PriorityClass } from '../scheduler/priority.js';
@@ -76,6 +77,17 @@ export interface Recovered {
 
 export const JOURNAL_FILE = 'journal.sqlite';
 
+/**
+ * better-sqlite3 (a native addon) is loaded when the first journal is
+ * opened, not on import: a daemon with --no-journal, a stdio child and the
+ * client commands never load it.
+ */
+let sqlite: typeof Database | undefined;
+function loadSqlite(): typeof Database {
+  sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  return sqlite;
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tiles (id INTEGER PRIMARY KEY, host, port, tile, cls, force, client);
 CREATE TABLE IF NOT EXISTS notices (id INTEGER PRIMARY KEY, host, port, line);
@@ -144,7 +156,8 @@ export class SqliteJournal implements NoticeJournal {
   }
 
   #openDb(): Database.Database {
-    const db = new Database(this.file, { timeout: 0 });
+    const Sqlite = loadSqlite();
+    const db = new Sqlite(this.file, { timeout: 0 });
     try {
       // One daemon per journal: the exclusive lock is taken by the first write and held until close.
       db.pragma('locking_mode = EXCLUSIVE');

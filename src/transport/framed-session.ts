@@ -6,7 +6,7 @@ import { FrameDecoder, type FrameDecoderItem } from '../protocol/frame-decoder.j
 import { encodeFrameResponse, errorResponse } from '../protocol/frame-encoder.js';
 import { parseFramedRequest, requestIdOf, type FramedRequest } from '../protocol/framed-request.js';
 import type { RequestId } from '../protocol/request-id.js';
-import type { SessionHandle } from './request-server.js';
+import type { SessionHandle } from './tcp-listener.js';
 
 /** Requests decoded but not yet answered on one connection before we stop reading from it. */
 export const MAX_PIPELINED_REQUESTS = 64;

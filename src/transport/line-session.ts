@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { LineDecoder } from '../protocol/line-decoder.js';
 import { BARRIER_REPLY, lineCommandOf, type LineCommand } from '../protocol/line-command.js';
 import { BarrierTracker } from '../notify/barrier.js';
-import type { SessionHandle } from './request-server.js';
+import type { SessionHandle } from './tcp-listener.js';
 
 /** What a line command may do to the connection it came on. */
 export interface LineContext {

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import sharp from 'sharp';
-import { startDaemon, tempDir } from '../helpers/daemon.js';
+import { startDaemon, tempDir, type Harness } from '../helpers/daemon.js';
 import { BIN } from '../helpers/processes.js';
 import { FramedClient } from '../../src/client/framed-client.js';
 import { encodeFrameRequest } from '../../src/protocol/frame-encoder.js';
@@ -41,8 +41,13 @@ const rawFrame = (jsonText: string, payload: Uint8Array = Buffer.alloc(0)) => {
   return Buffer.concat([head, Buffer.from(jsonText), len, payload]);
 };
 
+// One daemon with inference for every case that does not need its own
+// configuration: loading the OCR models is most of a start.
+let shared: Promise<Harness> | undefined;
+const sharedDaemon = (): Promise<Harness> => (shared ??= startDaemon(t, {}, { inference: true }));
+
 t.test('OCR over TCP: printed text is read exactly, with boxes and crops', async (t) => {
-  const h = await startDaemon(t, {}, { inference: true });
+  const h = await sharedDaemon();
   const client = await FramedClient.connect({ port: h.port });
   t.teardown(() => client.close());
   const r = await client.process(await textPng(['MOSAICD 2026', 'HELLO WORLD']), { camera: 2, requestId: 1001 });
@@ -62,7 +67,7 @@ t.test('OCR over TCP: printed text is read exactly, with boxes and crops', async
 });
 
 t.test('every error case answers with its code and the stream stays in sync', async (t) => {
-  const h = await startDaemon(t, {}, { inference: true });
+  const h = await sharedDaemon();
   const png = await textPng(['OK']);
   const bytes = Buffer.concat([
     rawFrame('{"command":"process","request_id":1,"camera_number":true}', png),
@@ -96,7 +101,7 @@ t.test('a length over the limit is answered TOO_LARGE, then the connection close
 });
 
 t.test('pipelined requests come back in request order', async (t) => {
-  const h = await startDaemon(t);
+  const h = await sharedDaemon();
   const bytes = Buffer.concat([
     frame({ command: 'render', request_id: 'a', tile: '4_3_5' }),
     frame({ command: 'ping', request_id: 'b' }),
@@ -112,7 +117,7 @@ t.test('pipelined requests come back in request order', async (t) => {
 });
 
 t.test('a framed client and a line client share the port at once', async (t) => {
-  const h = await startDaemon(t);
+  const h = await sharedDaemon();
   const framed = await FramedClient.connect({ port: h.port });
   t.teardown(() => framed.close());
   const [rendered] = await Promise.all([framed.render('5_16_11'), h.client.request(['5_17_11'], { barrier: true })]);

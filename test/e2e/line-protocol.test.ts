@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { startDaemon } from '../helpers/daemon.js';
+import { startDaemon, type Harness } from '../helpers/daemon.js';
 import { startHard, waitUntil, within } from '../hardening/fixtures/lib.js';
 import { CompletionListener } from '../../src/client/completion-listener.js';
 import { FramedClient } from '../../src/client/framed-client.js';
@@ -21,6 +21,11 @@ async function exchange(port: number, bytes: string | Buffer): Promise<string> {
   return reply;
 }
 
+// One default daemon for the cases that neither configure nor stop theirs:
+// each daemon builds its own geometry on its first render.
+let shared: Promise<Harness> | undefined;
+const sharedDaemon = (): Promise<Harness> => (shared ??= startDaemon(t));
+
 t.test('the seed exchange: two tiles and stop on one connection; notices, then done last; exit', async (t) => {
   const h = await startDaemon(t);
   await exchange(h.port, '16_58001_25480\n16_58001_25481\nstop\n');
@@ -35,7 +40,7 @@ t.test('the seed exchange: two tiles and stop on one connection; notices, then d
 });
 
 t.test('one command per connection, no trailing newline (the peer half-closes)', async (t) => {
-  const h = await startDaemon(t);
+  const h = await sharedDaemon();
   await exchange(h.port, '3_4_2');
   const [n] = await h.listener!.waitFor(['3_4_2']);
   t.same(n, { type: 'tile', name: '3_4_2' });
@@ -52,7 +57,7 @@ t.test('Z/X/Y is the same tile; --layout zxy writes Z/X/Y.png', async (t) => {
 });
 
 t.test('the empty-line barrier answers once everything asked before it is finished', async (t) => {
-  const h = await startDaemon(t);
+  const h = await sharedDaemon();
   const reply = await exchange(h.port, '4_8_5\n4_9_5\n\n');
   t.equal(reply, '\n', 'one newline back on the same connection');
   // Both tiles are finished by the time the barrier is answered.
@@ -111,7 +116,7 @@ t.test('--callback-mode persistent sends every notice on one connection', async 
 });
 
 t.test('stats and ping answer on the same connection', async (t) => {
-  const h = await startDaemon(t);
+  const h = await sharedDaemon();
   t.ok(await h.client.ping());
   const stats = await h.client.stats();
   t.hasProps(stats, ['tiles', 'notices', 'connections']);

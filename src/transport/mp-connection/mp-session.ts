@@ -19,7 +19,7 @@ import {
 } from '../../protocol/pickle/index.js';
 import type { FramedContext, FramedRequestHandler } from '../framed-session.js';
 import { MAX_PIPELINED_REQUESTS } from '../framed-session.js';
-import type { SessionHandle } from '../request-server.js';
+import type { SessionHandle } from '../tcp-listener.js';
 import { AUTH_MESSAGE_BYTES, FAILURE, WELCOME, answerChallenge, makeChallenge, verifyResponse } from './mp-auth.js';
 import { MpMessageDecoder, encodeMpMessage, type MpDecoderItem } from './mp-framing.js';
 

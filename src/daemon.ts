@@ -192,6 +192,10 @@ export class Daemon {
     const log = options.log ?? createLogger(config.logLevel);
     // Loaded only with --queue (BullMQ is not imported otherwise); an unreachable Redis stops here.
     const cluster = config.queue === undefined ? undefined : await import('./cluster/index.js');
+    // Nodes share the tile folder: the default state folder inside it would be one journal for all of them.
+    if (config.queue !== undefined && config.journal && options.listen !== false && config.stateDir === undefined) {
+      throw new ConfigError('with --queue each node needs its own --state-dir on its local disk (the default <tiles-dir>/.mosaicd-state would be one journal shared by every node), or --no-journal');
+    }
     if (cluster) await cluster.probe(cluster.parseQueueUrl(config.queue!));
     // A long-running daemon sees few repeated inputs; sharp's cache would only hold memory.
     sharp.cache(false);

@@ -137,3 +137,11 @@ export const MAX_QUEUE_PENDING_ADDS = 10_000;
 
 /** `--queue`: how long the cluster-wide queue counts (per class) are reused before Redis is asked again, ms (`busy` may lag by this much). */
 export const QUEUE_COUNTS_CACHE_MS = 500;
+
+/**
+ * A temporary tile file written by another machine sharing the tile folder
+ * (`--queue`) is removed at start-up only once it is older than this, ms: its
+ * writer's PID cannot be checked from here, and a tile write takes
+ * milliseconds, so a file this old is a crashed node's leftover.
+ */
+export const FOREIGN_TEMP_MAX_AGE_MS = 600_000;

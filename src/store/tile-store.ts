@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat as fsStat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { BadTileError, ConfigError } from '../errors.js';
-import { MAX_SUPPORTED_ZOOM } from '../limits.js';
+import { FOREIGN_TEMP_MAX_AGE_MS, MAX_SUPPORTED_ZOOM } from '../limits.js';
 import type { TileCoord } from '../tile/tile-coord.js';
 
 /**
@@ -27,13 +28,18 @@ export interface TileStoreOptions {
 }
 
 /**
- * Temporary files are named `.<final name>.mosaicd-<pid>-<counter>-<random>.tmp`
+ * Temporary files are named `.<final name>.mosaicd-<host>-<pid>-<counter>-<random>.tmp`
  * beside their final file. Only this module writes that pattern, so
  * `cleanTemporaryFiles()` can tell our crash leftovers from a user's files.
  * pid + counter keep names unique inside one process (even for concurrent
- * writes of one tile); pid + random keep them unique across processes.
+ * writes of one tile); pid + random keep them unique across processes; the
+ * host tag (a hash of the host name) tells this machine's writes from those
+ * of other nodes sharing the folder (`--queue`), whose PIDs mean nothing here.
+ * Names from before the host tag (no `<host>-`) are still recognised.
  */
-const TEMP_NAME = /^\.(?:\d{1,2}_\d{1,10}_\d{1,10}|\d{1,10})\.png\.mosaicd-(\d{1,10})-\d+-[0-9a-f]{8}\.tmp$/;
+const TEMP_NAME = /^\.(?:\d{1,2}_\d{1,10}_\d{1,10}|\d{1,10})\.png\.mosaicd-(?:([0-9a-f]{8})-)?(\d{1,10})-\d+-[0-9a-f]{8}\.tmp$/;
+/** This machine's tag in temporary names. */
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 const DIGITS = /^\d{1,10}$/;
 /** Tiles of one writeMany written at the same time (bounds open file descriptors). */
 const WRITE_CONCURRENCY = 16;
@@ -162,8 +168,11 @@ export class TileStore {
    * directory itself and, for the zxy layout, at `<dir>/<digits>/<digits>/`
    * (symbolic links are not followed). Only names of our own temporary
    * pattern are removed, and not those of a write in progress: our own
-   * in-flight writes, or those of another process that is still alive (a
-   * second daemon sharing the directory). Returns how many were removed.
+   * in-flight writes, or those of another process on this machine that is
+   * still alive (a second daemon sharing the directory). Another machine's
+   * temporary files (a shared folder) are removed only once older than
+   * FOREIGN_TEMP_MAX_AGE_MS, since their writer's PID cannot be checked from
+   * here. Returns how many were removed.
    */
   async cleanTemporaryFiles(): Promise<number> {
     let removed = 0;
@@ -183,7 +192,9 @@ export class TileStore {
         }
         if (!e.isFile()) continue;
         const m = TEMP_NAME.exec(e.name);
-        if (m === null || this.#isLiveTemp(full, Number(m[1]))) continue;
+        if (m === null) continue;
+        const local = m[1] === undefined || m[1] === HOST_TAG;
+        if (local ? this.#isLiveTemp(full, Number(m[2])) : !(await isOlderThan(full, FOREIGN_TEMP_MAX_AGE_MS))) continue;
         try {
           await rm(full);
           removed++;
@@ -204,7 +215,7 @@ export class TileStore {
   async #writeAtomic(file: string, png: Uint8Array): Promise<void> {
     const temp = path.join(
       path.dirname(file),
-      `.${path.basename(file)}.mosaicd-${process.pid}-${++tempCounter}-${randomBytes(4).toString('hex')}.tmp`,
+      `.${path.basename(file)}.mosaicd-${HOST_TAG}-${process.pid}-${++tempCounter}-${randomBytes(4).toString('hex')}.tmp`,
     );
     this.#inFlight.add(temp);
     try {
@@ -252,6 +263,14 @@ function describe(v: unknown): string {
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+async function isOlderThan(file: string, ms: number): Promise<boolean> {
+  try {
+    return Date.now() - (await fsStat(file)).mtimeMs > ms;
+  } catch {
+    return false;
+  }
 }
 
 function isProcessAlive(pid: number): boolean {

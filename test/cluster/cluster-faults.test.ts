@@ -26,6 +26,18 @@ t.test('a daemon that cannot reach redis at start-up says so in one line naming 
   t.ok(lines[0]?.includes(url), 'naming the URL');
 });
 
+t.test('with --queue and the journal on, a node without its own --state-dir is refused in one line naming the flag, before touching redis', async (t) => {
+  const tilesDir = await tempDir(t);
+  const url = `redis://127.0.0.1:${await freePort()}`;
+  const child = spawnMosaicd(t, ['serve', '--port', '0', '--tiles-dir', tilesDir, '--no-inference', '--queue', url]);
+  const code = await exitCodeOf(child);
+  t.not(code, 0, `exit code ${code}`);
+  const stderr = child.output().split('\nstderr:\n')[1] ?? '';
+  t.match(stderr, /CONFIG_ERROR/, 'a configuration error');
+  t.match(stderr, /--state-dir/, 'naming the flag to set');
+  t.notMatch(stderr, /QUEUE_UNAVAILABLE/, 'refused before redis is tried (none is listening on that port)');
+});
+
 t.test('redis SIGKILLed and restarted (appendonly): requests accepted before and while it was down all get their notices', async (t) => {
   if (!requireRedis(t)) return;
   const redis = await startRedis(t, { appendonly: true });

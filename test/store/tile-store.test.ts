@@ -1,9 +1,13 @@
 import t from 'tap';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { TileStore } from '../../src/store/tile-store.js';
 import { tileCoord, tilesOfMeta, metaTileOf, type TileCoord } from '../../src/tile/tile-coord.js';
 import { ErrorCode } from '../../src/errors.js';
+import { FOREIGN_TEMP_MAX_AGE_MS } from '../../src/limits.js';
 
 const tile = (z: number, x: number, y: number): TileCoord => tileCoord(z, x, y, 20);
 const png = (text: string): Buffer => Buffer.from(`\x89PNG${text}`);
@@ -153,6 +157,28 @@ t.test('cleanTemporaryFiles removes only our crash leftovers', async (t) => {
     path.join('notdigits', '.2.png.mosaicd-99999999-3-cafef00d.tmp'),
   ].sort());
   t.equal(await store.cleanTemporaryFiles(), 0, 'idempotent');
+});
+
+t.test('temporary names carry a host tag: this host\'s dead writers are removed, another host\'s only once older than FOREIGN_TEMP_MAX_AGE_MS', async (t) => {
+  const dir = t.testdir({});
+  const store = new TileStore({ dir, layout: 'flat' });
+  // The tag is the first 8 hex digits of sha256(hostname).
+  const tag = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+  const names: string[] = [];
+  const watcher = watch(dir, (_e, name) => name && names.push(String(name)));
+  await store.write(tile(1, 0, 0), png('x'));
+  await new Promise((r) => setTimeout(r, 50));
+  watcher.close();
+  t.ok(names.some((n) => n.startsWith(`.1_0_0.png.mosaicd-${tag}-${process.pid}-`)), `the write went through a host-tagged name (${names.join(', ')})`);
+  const other = tag === '00000000' ? '11111111' : '00000000';
+  const old = path.join(dir, `.2_0_0.png.mosaicd-${other}-${process.pid}-1-0123abcd.tmp`);
+  await writeFile(path.join(dir, `.2_0_1.png.mosaicd-${tag}-99999999-1-0123abcd.tmp`), 'this host, writer dead');
+  await writeFile(path.join(dir, `.2_0_2.png.mosaicd-${other}-99999999-1-0123abcd.tmp`), 'other host, fresh');
+  await writeFile(old, 'other host, old');
+  const past = (Date.now() - FOREIGN_TEMP_MAX_AGE_MS - 60_000) / 1000;
+  await utimes(old, past, past);
+  t.equal(await store.cleanTemporaryFiles(), 2);
+  t.same(await listAll(dir), ['.2_0_2.png.mosaicd-' + other + '-99999999-1-0123abcd.tmp', '1_0_0.png']);
 });
 
 t.test('cleanTemporaryFiles on a missing directory finds nothing', async (t) => {

@@ -15,6 +15,7 @@ import { commandClient, connectionOf, installClientFactory } from './connection.
 import { JOB_PRIORITY, jobDataOf, jobIdOf, queueNameOf, wantsKeyOf } from './job-data.js';
 import type { QueueUrl } from './queue-url.js';
 import type { Redis } from 'ioredis';
+import { RequesterSignals } from '../scheduler/requester-signals.js';
 
 export interface ClusterSchedulerOptions {
   url: QueueUrl;
@@ -113,8 +114,9 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
   readonly #workers: ClusterWorkers | undefined;
   readonly #jobs = new Map<string, LocalJob>();
   readonly #byClient = new Map<string, Set<Waiter>>();
-  /** Waiters by their requester's signal (see #watch); weak, so a finished connection's signal goes with it. */
-  readonly #bySignal = new WeakMap<AbortSignal, Set<Waiter>>();
+  readonly #signals = new RequesterSignals<Waiter>((w) => {
+    if (w.job.state === 'queued') this.#dropWaiter(w, new CancelledError('the requester went away'));
+  });
   readonly #viewports = new Map<string, Viewport>();
   readonly #queued: Record<PriorityClass, number>;
   #clusterCounts: Record<PriorityClass, number>;
@@ -393,39 +395,11 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
         if (!set) this.#byClient.set(req.clientId, (set = new Set()));
         set.add(w);
       }
-      if (req.signal) this.#watch(req.signal, w);
+      if (req.signal) w.detach = this.#signals.watch(req.signal, w);
     });
     if (!coalesced) this.#add(j);
     else if (PRIORITY_VALUE[cls] > PRIORITY_VALUE[j.cls]) this.#rerank(j);
     return promise;
-  }
-
-  /**
-   * Cancels the waiter while queued when its requester's signal aborts. One
-   * listener per signal, not per waiter (as in TileScheduler): a seeding
-   * connection has thousands of tiles in flight on one signal, and
-   * EventTarget's add/removeEventListener walk the whole listener list.
-   */
-  #watch(signal: AbortSignal, w: Waiter): void {
-    let set = this.#bySignal.get(signal);
-    if (set === undefined) {
-      const waiters = (set = new Set());
-      this.#bySignal.set(signal, waiters);
-      signal.addEventListener(
-        'abort',
-        () => {
-          this.#bySignal.delete(signal);
-          for (const q of [...waiters]) {
-            if (q.job.state === 'queued') this.#dropWaiter(q, new CancelledError('the requester went away'));
-          }
-          waiters.clear();
-        },
-        { once: true },
-      );
-    }
-    set.add(w);
-    const waiters = set;
-    w.detach = () => waiters.delete(w);
   }
 
   /** Puts a job on its queue (or joins the one there) and records this node among its wanting nodes. */

@@ -18,6 +18,7 @@ import {
 } from './priority.js';
 import { inViewport, nearViewport, type Viewport } from './viewport.js';
 import type { Scheduler } from './scheduler.js';
+import { RequesterSignals } from './requester-signals.js';
 
 /** One rendered tile of a metatile, as PNG bytes. */
 export interface RenderedTile {
@@ -153,8 +154,9 @@ export class TileScheduler extends EventEmitter implements Scheduler {
   readonly #jobs = new Map<string, Job>();
   readonly #byClient = new Map<string, Set<Waiter>>();
   readonly #viewports = new Map<string, Viewport>();
-  /** Waiters by their requester's signal (see #watch); weak, so a finished connection's signal goes with it. */
-  readonly #bySignal = new WeakMap<AbortSignal, Set<Waiter>>();
+  readonly #signals = new RequesterSignals<Waiter>((w) => {
+    if (w.job.state === 'queued') this.#dropWaiter(w, new CancelledError('the requester went away'));
+  });
   readonly #queuedByClass: Record<PriorityClass, number>;
   readonly #spaceWaiters: Array<{ cls: PriorityClass; resolve: () => void }> = [];
   readonly #zoomStats = new Map<number, ZoomStats>();
@@ -361,37 +363,9 @@ export class TileScheduler extends EventEmitter implements Scheduler {
         if (!set) this.#byClient.set(req.clientId, (set = new Set()));
         set.add(w);
       }
-      if (req.signal) this.#watch(req.signal, w);
+      if (req.signal) w.detach = this.#signals.watch(req.signal, w);
       if (job!.state === 'queued' && PRIORITY_VALUE[cls] > PRIORITY_VALUE[job!.cls]) this.#rerank(job!);
     });
-  }
-
-  /**
-   * Cancels the waiter while queued when its requester's signal aborts. One
-   * listener per signal, not per waiter: a seeding connection has thousands
-   * of tiles in flight on one signal, and EventTarget's add/removeEventListener
-   * walk its whole listener list (quadratic over a seed).
-   */
-  #watch(signal: AbortSignal, w: Waiter): void {
-    let set = this.#bySignal.get(signal);
-    if (set === undefined) {
-      const waiters = (set = new Set());
-      this.#bySignal.set(signal, waiters);
-      signal.addEventListener(
-        'abort',
-        () => {
-          this.#bySignal.delete(signal);
-          for (const q of [...waiters]) {
-            if (q.job.state === 'queued') this.#dropWaiter(q, new CancelledError('the requester went away'));
-          }
-          waiters.clear();
-        },
-        { once: true },
-      );
-    }
-    set.add(w);
-    const waiters = set;
-    w.detach = () => waiters.delete(w);
   }
 
   #submit(job: Job): void {

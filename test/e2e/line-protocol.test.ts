@@ -1,25 +1,11 @@
 import t from 'tap';
-import net from 'node:net';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { startDaemon, type Harness } from '../helpers/daemon.js';
-import { startHard, waitUntil, within } from '../hardening/fixtures/lib.js';
+import { exchange, startHard, waitUntil, within } from '../hardening/fixtures/lib.js';
 import { CompletionListener } from '../../src/client/completion-listener.js';
 import { FramedClient } from '../../src/client/framed-client.js';
-
-/** Writes raw bytes on one connection, half-closes, and returns what the daemon wrote back. */
-async function exchange(port: number, bytes: string | Buffer): Promise<string> {
-  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  await once(socket, 'connect');
-  let reply = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (c: string) => (reply += c));
-  socket.end(bytes);
-  await once(socket, 'close');
-  return reply;
-}
 
 // One default daemon for the cases that neither configure nor stop theirs:
 // each daemon builds its own geometry on its first render.

@@ -6,30 +6,19 @@
  * the reason; a render process killed mid-job costs nothing but a retry.
  */
 import t from 'tap';
-import net from 'node:net';
 import { once } from 'node:events';
 import { execFileSync } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { startDaemon } from '../helpers/daemon.js';
+import { exchange } from '../hardening/fixtures/lib.js';
 import { spawnMosaicd } from '../helpers/processes.js';
 import { tempStyle } from '../render/mapnik/helpers.js';
 import { OCEAN } from '../fixtures/map-style/make-style.js';
 import { FramedClient } from '../../src/client/framed-client.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
-
-async function exchange(port: number, text: string): Promise<string> {
-  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  await once(socket, 'connect');
-  let reply = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (c: string) => (reply += c));
-  socket.end(text);
-  await once(socket, 'close');
-  return reply;
-}
 
 /** The top-left pixel's colour as #rrggbb. */
 async function cornerColour(png: Buffer | string): Promise<string> {

@@ -5,26 +5,14 @@
  * request used, and an unknown map gets an UNKNOWN_MAP answer on every wire.
  */
 import t from 'tap';
-import net from 'node:net';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { startDaemon } from '../helpers/daemon.js';
+import { exchange } from '../hardening/fixtures/lib.js';
 import { FramedClient } from '../../src/client/framed-client.js';
 
 const BIG = { name: 'big', tileSize: 512, palette: false, metatile: 2, maxZoom: 6 } as const;
-
-async function exchange(port: number, text: string): Promise<string> {
-  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  await once(socket, 'connect');
-  let reply = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (c: string) => (reply += c));
-  socket.end(text);
-  await once(socket, 'close');
-  return reply;
-}
 
 t.test('lines: Z_X_Y stays on the default map, NAME/Z/X/Y goes to the named map, each in its folder and size', async (t) => {
   const h = await startDaemon(t, { maps: [BIG], concurrency: 1 });

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { freePort, OrderedListener, tempDir } from '../hardening/fixtures/lib.js';
+import { freePort, OrderedListener, tempDir, waitUntil } from '../hardening/fixtures/lib.js';
 import { counts, kill9, requestAndWait, send, serve } from './fixtures.js';
 
 const ACCEPTED = ['3_0_0', '3_1_0', '3_2_1', '2_1_1'];
@@ -52,6 +52,8 @@ t.test('a full state folder: new tiles get STORAGE_ERROR, accepted ones keep the
   const filler = path.join(state, 'filler');
   t.ok(fill(filler) > 0, 'the state folder is full');
   await requestAndWait(port1, REFUSED);
+  // The warning travels on the child's stderr pipe and may arrive after the refusal's reply.
+  await waitUntil('the daemon logging the unwritable journal', () => /the journal cannot be written/.test(first.output()), 10_000, 25).catch(() => undefined);
   t.match(first.output(), /the journal cannot be written/, 'the daemon logs that the journal cannot be written');
 
   const listener = await OrderedListener.listen(s.callbackPort);

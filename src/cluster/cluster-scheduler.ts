@@ -2,12 +2,12 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Logger } from '../log.js';
-import { BusyError, CancelledError, ErrorCode, MosaicError, ProcessingError, QueueUnavailableError, ShuttingDownError, messageOf } from '../errors.js';
+import { BusyError, ErrorCode, MosaicError, ProcessingError, QueueUnavailableError, ShuttingDownError, messageOf } from '../errors.js';
 import { MAX_QUEUE_PENDING_ADDS, QUEUE_COUNTS_CACHE_MS } from '../limits.js';
-import { DEFAULT_QUEUE_LIMITS, PRIORITY_CLASSES, PRIORITY_VALUE, higher, type PriorityClass } from '../scheduler/priority.js';
+import { DEFAULT_QUEUE_LIMITS, PRIORITY_CLASSES, PRIORITY_VALUE, type PriorityClass } from '../scheduler/priority.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { MetaTileRenderer, TileOutcome, TileRequest, TileSchedulerStats, TileSink } from '../scheduler/tile-scheduler.js';
-import { inViewport, nearViewport, type Viewport } from '../scheduler/viewport.js';
+import type { Viewport } from '../scheduler/viewport.js';
 import { metaTileOf, type MetaTile, type TileCoord } from '../tile/tile-coord.js';
 import { ClusterWorkers } from './cluster-worker.js';
 import { CompletionChannel, type JobEvent } from './completion-channel.js';
@@ -15,7 +15,7 @@ import { commandClient, connectionOf, installClientFactory } from './connection.
 import { JOB_PRIORITY, jobDataOf, jobIdOf, queueNameOf, wantsKeyOf } from './job-data.js';
 import type { QueueUrl } from './queue-url.js';
 import type { Redis } from 'ioredis';
-import { RequesterSignals } from '../scheduler/requester-signals.js';
+import { LocalWaiters, type WaitedJob, type Waiter } from '../scheduler/local-waiters.js';
 
 export interface ClusterSchedulerOptions {
   url: QueueUrl;
@@ -50,20 +50,8 @@ export interface ClusterQueueStats {
   redis: string;
 }
 
-interface Waiter {
-  readonly tile: TileCoord;
-  readonly baseCls: PriorityClass;
-  cls: PriorityClass;
-  readonly clientId: string | undefined;
-  readonly coalesced: boolean;
-  readonly resolve: (o: TileOutcome) => void;
-  readonly reject: (e: Error) => void;
-  readonly job: LocalJob;
-  detach?: () => void;
-}
-
-/** This node's view of one shared job: who here waits for it. */
-interface LocalJob {
+/** This node's view of one shared job: who here waits for it (`running`: BullMQ reported it active somewhere). */
+interface LocalJob extends WaitedJob<LocalJob> {
   readonly key: string;
   readonly queue: Queue;
   readonly jobId: string;
@@ -73,8 +61,6 @@ interface LocalJob {
   cls: PriorityClass;
   /** The priority last asked of Redis for it (raised only, never lowered: other nodes may want it sooner). */
   askedCls: PriorityClass | undefined;
-  state: 'queued' | 'active';
-  readonly waiters: Set<Waiter>;
 }
 
 const FOREGROUND: ReadonlySet<PriorityClass> = new Set(['visible', 'interactive']);
@@ -113,12 +99,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
   readonly #channel: CompletionChannel;
   readonly #workers: ClusterWorkers | undefined;
   readonly #jobs = new Map<string, LocalJob>();
-  readonly #byClient = new Map<string, Set<Waiter>>();
-  readonly #signals = new RequesterSignals<Waiter>((w) => {
-    if (w.job.state === 'queued') this.#dropWaiter(w, new CancelledError('the requester went away'));
-  });
-  readonly #viewports = new Map<string, Viewport>();
-  readonly #queued: Record<PriorityClass, number>;
+  readonly #waiters = new LocalWaiters<LocalJob>((job) => this.#dropped(job));
   #clusterCounts: Record<PriorityClass, number>;
   #addedSinceCount: Record<PriorityClass, number>;
   #countsAt = -Infinity;
@@ -159,7 +140,6 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     this.#o = o;
     this.#limits = { ...DEFAULT_QUEUE_LIMITS, ...o.queueLimits };
     const zero = () => Object.fromEntries(PRIORITY_CLASSES.map((c) => [c, 0])) as Record<PriorityClass, number>;
-    this.#queued = zero();
     this.#clusterCounts = zero();
     this.#addedSinceCount = zero();
     const names = o.maps.map((m) => ({ name: queueNameOf(m), map: m }));
@@ -232,7 +212,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
   }
 
   isFull(cls: PriorityClass): boolean {
-    return this.#queued[cls] >= this.#limits[cls] || this.#clusterQueued(cls) >= this.#limits[cls];
+    return this.#waiters.queued(cls) >= this.#limits[cls] || this.#clusterQueued(cls) >= this.#limits[cls];
   }
 
   async waitForSpace(cls: PriorityClass, signal?: AbortSignal): Promise<void> {
@@ -253,51 +233,25 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
   }
 
   setViewport(clientId: string, viewport: Viewport | undefined): void {
-    if (viewport === undefined) this.#viewports.delete(clientId);
-    else this.#viewports.set(clientId, viewport);
-    const waiters = this.#byClient.get(clientId);
-    if (!waiters) return;
-    const touched = new Set<LocalJob>();
-    for (const w of waiters) {
-      if (w.job.state !== 'queued') continue;
-      const next = this.#classFor(w.tile, w.baseCls, viewport, w.cls);
-      if (next !== w.cls) {
-        this.#queued[w.cls]--;
-        this.#queued[next]++;
-        w.cls = next;
-        touched.add(w.job);
-      }
-    }
+    const touched = this.#waiters.setViewport(clientId, viewport);
     for (const job of touched) this.#rerank(job);
-    this.#wakeSpaceWaiters();
+    if (touched.size > 0) this.#wakeSpaceWaiters();
   }
 
   viewportOf(clientId: string): Viewport | undefined {
-    return this.#viewports.get(clientId);
+    return this.#waiters.viewportOf(clientId);
   }
 
+  /** Withdraws the tile's waiters from both jobs of its metatile (plain and forced). */
   cancel(tile: TileCoord, clientId?: string): number {
+    const meta = metaTileOf(tile, this.#o.mapCheck(tile.map).metatile);
     let n = 0;
-    for (const force of [false, true]) {
-      const job = this.#jobs.get(this.#keyOf(metaTileOf(tile, this.#o.mapCheck(tile.map).metatile), force));
-      if (!job || job.state !== 'queued') continue;
-      for (const w of [...job.waiters]) {
-        if (w.tile.x === tile.x && w.tile.y === tile.y && (clientId === undefined || w.clientId === clientId)) {
-          this.#dropWaiter(w, new CancelledError(`tile ${tile.z}_${tile.x}_${tile.y} was cancelled`));
-          n++;
-        }
-      }
-    }
+    for (const force of [false, true]) n += this.#waiters.cancel(this.#jobs.get(this.#keyOf(meta, force)), tile, clientId);
     return n;
   }
 
   forgetClient(clientId: string): void {
-    this.#viewports.delete(clientId);
-    const waiters = this.#byClient.get(clientId);
-    if (!waiters) return;
-    for (const w of [...waiters]) {
-      if (w.job.state === 'queued') this.#dropWaiter(w, new CancelledError(`client ${clientId} went away`));
-    }
+    this.#waiters.forgetClient(clientId);
   }
 
   async onIdle(): Promise<void> {
@@ -317,7 +271,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     this.#closing = true;
     this.#wakeSpaceWaiters();
     for (const job of [...this.#jobs.values()]) {
-      for (const w of [...job.waiters]) this.#dropWaiter(w, new ShuttingDownError());
+      for (const w of [...job.waiters]) this.#waiters.drop(w, new ShuttingDownError());
     }
     await this.#shutdown();
   }
@@ -330,7 +284,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     let queuedJobs = 0;
     for (const j of this.#jobs.values()) if (j.state === 'queued') queuedJobs++;
     return {
-      queued: { ...this.#queued },
+      queued: this.#waiters.queuedByClass(),
       queuedJobs,
       running: this.#workers?.running ?? 0,
       rendered,
@@ -360,15 +314,14 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
   }
 
   #enqueue(tile: TileCoord, req: TileRequest): Promise<TileOutcome> {
-    const viewport = req.clientId === undefined ? undefined : this.#viewports.get(req.clientId);
-    const cls = viewport && inViewport(tile, viewport) ? 'visible' : req.cls;
+    const cls = this.#waiters.classOf(tile, req);
     const meta = metaTileOf(tile, this.#o.mapCheck(tile.map).metatile);
     const force = req.force === true;
     const key = this.#keyOf(meta, force);
     let job = this.#jobs.get(key);
     const coalesced = job !== undefined;
-    const full = this.#queued[cls] >= this.#limits[cls] || (!job && this.#clusterQueued(cls) >= this.#limits[cls]);
-    if (full && !(job && job.state === 'active')) {
+    const full = this.#waiters.queued(cls) >= this.#limits[cls] || (!job && this.#clusterQueued(cls) >= this.#limits[cls]);
+    if (full && !(job && job.state === 'running')) {
       this.#counters.rejectedBusy++;
       throw new BusyError(`the ${cls} queue is full (${this.#limits[cls]} tiles)`);
     }
@@ -385,20 +338,9 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     } else {
       this.#counters.coalesced++;
     }
-    const j = job;
-    const promise = new Promise<TileOutcome>((resolve, reject) => {
-      const w: Waiter = { tile, baseCls: req.cls, cls, clientId: req.clientId, coalesced, resolve, reject, job: j };
-      j.waiters.add(w);
-      if (j.state === 'queued') this.#queued[cls]++;
-      if (req.clientId !== undefined) {
-        let set = this.#byClient.get(req.clientId);
-        if (!set) this.#byClient.set(req.clientId, (set = new Set()));
-        set.add(w);
-      }
-      if (req.signal) w.detach = this.#signals.watch(req.signal, w);
-    });
-    if (!coalesced) this.#add(j);
-    else if (PRIORITY_VALUE[cls] > PRIORITY_VALUE[j.cls]) this.#rerank(j);
+    const promise = this.#waiters.wait(job, tile, req, cls, coalesced);
+    if (!coalesced) this.#add(job);
+    else if (PRIORITY_VALUE[cls] > PRIORITY_VALUE[job.cls]) this.#rerank(job);
     return promise;
   }
 
@@ -449,27 +391,14 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
 
   #rerank(job: LocalJob): void {
     if (job.state !== 'queued' || job.waiters.size === 0) return;
-    let cls: PriorityClass = 'bulk';
-    for (const w of job.waiters) cls = higher(cls, w.cls);
+    const cls = this.#waiters.highestClass(job);
     job.cls = cls;
     if (job.askedCls !== undefined && PRIORITY_VALUE[cls] > PRIORITY_VALUE[job.askedCls]) this.#track(this.#raise(job));
   }
 
-  #classFor(tile: TileCoord, base: PriorityClass, viewport: Viewport | undefined, current: PriorityClass): PriorityClass {
-    if (viewport === undefined) return base;
-    if (inViewport(tile, viewport)) return 'visible';
-    if (base === 'dirty' || base === 'bulk') return base;
-    if (current === 'visible' || base === 'prefetch' || current === 'prefetch') return nearViewport(tile, viewport) ? 'prefetch' : 'bulk';
-    return base;
-  }
-
-  #dropWaiter(w: Waiter, error: Error): void {
-    const job = w.job;
-    if (!job.waiters.delete(w)) return;
-    if (job.state === 'queued') this.#queued[w.cls]--;
-    this.#unlink(w);
+  /** A waiter left the job (LocalWaiters.drop): the node withdraws from the job when nobody here waits for it, else re-ranks it. */
+  #dropped(job: LocalJob): void {
     this.#counters.cancelled++;
-    w.reject(error);
     if (job.waiters.size === 0) {
       this.#jobs.delete(job.key);
       this.#track(this.#withdraw(job));
@@ -490,24 +419,11 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     }
   }
 
-  #settle(job: LocalJob, fn: (w: Waiter) => void): void {
-    for (const w of job.waiters) {
-      if (job.state === 'queued') this.#queued[w.cls]--;
-      this.#unlink(w);
-      fn(w);
-    }
-    job.waiters.clear();
+  #settle(job: LocalJob, fn: (w: Waiter<LocalJob>) => void): void {
+    this.#waiters.settle(job, fn);
     if (this.#jobs.get(job.key) === job) this.#jobs.delete(job.key);
     this.#wakeSpaceWaiters();
     this.#maybeIdle();
-  }
-
-  #unlink(w: Waiter): void {
-    w.detach?.();
-    if (w.clientId === undefined) return;
-    const set = this.#byClient.get(w.clientId);
-    set?.delete(w);
-    if (set?.size === 0) this.#byClient.delete(w.clientId);
   }
 
   // --- completions ---
@@ -518,8 +434,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     switch (e.kind) {
       case 'active':
         if (job.state === 'queued') {
-          for (const w of job.waiters) this.#queued[w.cls]--;
-          job.state = 'active';
+          this.#waiters.start(job);
           this.#wakeSpaceWaiters();
         }
         return;
@@ -535,10 +450,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
       case 'removed':
         // Another node withdrew the last share it knew of while this node still wants it: queue it again.
         if (job.waiters.size > 0 && !this.#closing) {
-          if (job.state === 'active') {
-            for (const w of job.waiters) this.#queued[w.cls]++;
-            job.state = 'queued';
-          }
+          this.#waiters.requeue(job);
           this.#add(job);
         }
         return;
@@ -563,10 +475,7 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
           if (done) this.#onEvent({ kind: 'completed', queue: job.queue.name, jobId: job.jobId });
           else {
             this.#o.log.info({ job: job.key }, 'queue: a job this node waits for is gone from redis; queueing it again');
-            if (job.state === 'active') {
-              for (const w of job.waiters) this.#queued[w.cls]++;
-              job.state = 'queued';
-            }
+            this.#waiters.requeue(job);
             this.#add(job);
           }
         }

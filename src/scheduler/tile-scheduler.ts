@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import PQueue from 'p-queue';
-import { BusyError, CancelledError, ProcessingError, ShuttingDownError, messageOf } from '../errors.js';
+import { BusyError, ProcessingError, ShuttingDownError, messageOf } from '../errors.js';
 import {
   metaTileKey,
   metaTileOf,
@@ -9,16 +9,10 @@ import {
   type MetaTile,
   type TileCoord,
 } from '../tile/tile-coord.js';
-import {
-  DEFAULT_QUEUE_LIMITS,
-  PRIORITY_CLASSES,
-  PRIORITY_VALUE,
-  higher,
-  type PriorityClass,
-} from './priority.js';
-import { inViewport, nearViewport, type Viewport } from './viewport.js';
+import { DEFAULT_QUEUE_LIMITS, PRIORITY_VALUE, type PriorityClass } from './priority.js';
+import type { Viewport } from './viewport.js';
 import type { Scheduler } from './scheduler.js';
-import { RequesterSignals } from './requester-signals.js';
+import { LocalWaiters, type WaitedJob } from './local-waiters.js';
 
 /** One rendered tile of a metatile, as PNG bytes. */
 export interface RenderedTile {
@@ -74,19 +68,6 @@ export interface TileOutcome {
   readonly coalesced: boolean;
 }
 
-interface Waiter {
-  readonly tile: TileCoord;
-  /** The class the request came with; the viewport can raise or lower `cls` from it. */
-  readonly baseCls: PriorityClass;
-  cls: PriorityClass;
-  readonly clientId: string | undefined;
-  readonly coalesced: boolean;
-  readonly resolve: (o: TileOutcome) => void;
-  readonly reject: (e: Error) => void;
-  job: Job;
-  detach?: () => void;
-}
-
 type Lane = 'foreground' | 'background';
 
 /** visible and interactive work runs in the foreground lane; the rest in the background lane. */
@@ -94,12 +75,10 @@ function laneOf(cls: PriorityClass): Lane {
   return cls === 'visible' || cls === 'interactive' ? 'foreground' : 'background';
 }
 
-interface Job {
+interface Job extends WaitedJob<Job> {
   readonly key: string;
   readonly meta: MetaTile;
-  state: 'queued' | 'running';
   cls: PriorityClass;
-  readonly waiters: Set<Waiter>;
   /** Aborts the job for good (every waiter gone). */
   readonly controller: AbortController;
   /** The job's place in a lane's queue; replaced when the job changes lanes. */
@@ -152,12 +131,7 @@ export class TileScheduler extends EventEmitter implements Scheduler {
   #headroom = false;
   #headroomTimer: NodeJS.Timeout | undefined;
   readonly #jobs = new Map<string, Job>();
-  readonly #byClient = new Map<string, Set<Waiter>>();
-  readonly #viewports = new Map<string, Viewport>();
-  readonly #signals = new RequesterSignals<Waiter>((w) => {
-    if (w.job.state === 'queued') this.#dropWaiter(w, new CancelledError('the requester went away'));
-  });
-  readonly #queuedByClass: Record<PriorityClass, number>;
+  readonly #waiters = new LocalWaiters<Job>((job, error) => this.#dropped(job, error));
   readonly #spaceWaiters: Array<{ cls: PriorityClass; resolve: () => void }> = [];
   readonly #zoomStats = new Map<number, ZoomStats>();
   /** Renders of each named map (the zoom stats count every map). */
@@ -184,7 +158,6 @@ export class TileScheduler extends EventEmitter implements Scheduler {
       // A job's own `finally` runs before p-queue counts it as done; check idleness after p-queue moves on.
       q.on('next', () => this.#maybeIdle());
     }
-    this.#queuedByClass = Object.fromEntries(PRIORITY_CLASSES.map((c) => [c, 0])) as Record<PriorityClass, number>;
   }
 
   /** The default map's metatile size. */
@@ -213,12 +186,12 @@ export class TileScheduler extends EventEmitter implements Scheduler {
 
   /** True when a new request of this class would be refused as busy. */
   isFull(cls: PriorityClass): boolean {
-    return this.#queuedByClass[cls] >= this.#limits[cls];
+    return this.#waiters.queued(cls) >= this.#limits[cls];
   }
 
   /** Resolves when a request of this class would not be refused as busy. Bulk producers await this. */
   async waitForSpace(cls: PriorityClass, signal?: AbortSignal): Promise<void> {
-    while (this.#queuedByClass[cls] >= this.#limits[cls]) {
+    while (this.#waiters.queued(cls) >= this.#limits[cls]) {
       signal?.throwIfAborted();
       if (this.#closing) throw new ShuttingDownError();
       await new Promise<void>((resolve) => this.#spaceWaiters.push({ cls, resolve }));
@@ -227,51 +200,23 @@ export class TileScheduler extends EventEmitter implements Scheduler {
 
   /** Records what a client now shows and re-ranks its queued requests. */
   setViewport(clientId: string, viewport: Viewport | undefined): void {
-    if (viewport === undefined) this.#viewports.delete(clientId);
-    else this.#viewports.set(clientId, viewport);
-    const waiters = this.#byClient.get(clientId);
-    if (!waiters) return;
-    const touched = new Set<Job>();
-    for (const w of waiters) {
-      if (w.job.state !== 'queued') continue;
-      const next = this.#classFor(w.tile, w.baseCls, viewport, w.cls);
-      if (next !== w.cls) {
-        this.#queuedByClass[w.cls]--;
-        this.#queuedByClass[next]++;
-        w.cls = next;
-        touched.add(w.job);
-      }
-    }
+    const touched = this.#waiters.setViewport(clientId, viewport);
     for (const job of touched) this.#rerank(job);
-    this.#wakeSpaceWaiters();
+    if (touched.size > 0) this.#wakeSpaceWaiters();
   }
 
   viewportOf(clientId: string): Viewport | undefined {
-    return this.#viewports.get(clientId);
+    return this.#waiters.viewportOf(clientId);
   }
 
   /** Removes a client's queued request for a tile. A running render is left to finish. Returns how many were cancelled. */
   cancel(tile: TileCoord, clientId?: string): number {
-    const job = this.#jobs.get(this.#jobKey(tile));
-    if (!job || job.state !== 'queued') return 0;
-    let n = 0;
-    for (const w of [...job.waiters]) {
-      if (w.tile.x === tile.x && w.tile.y === tile.y && (clientId === undefined || w.clientId === clientId)) {
-        this.#dropWaiter(w, new CancelledError(`tile ${tile.z}_${tile.x}_${tile.y} was cancelled`));
-        n++;
-      }
-    }
-    return n;
+    return this.#waiters.cancel(this.#jobs.get(this.#jobKey(tile)), tile, clientId);
   }
 
   /** Forgets a client: its viewport, and its queued requests nobody else waits for. */
   forgetClient(clientId: string): void {
-    this.#viewports.delete(clientId);
-    const waiters = this.#byClient.get(clientId);
-    if (!waiters) return;
-    for (const w of [...waiters]) {
-      if (w.job.state === 'queued') this.#dropWaiter(w, new CancelledError(`client ${clientId} went away`));
-    }
+    this.#waiters.forgetClient(clientId);
   }
 
   /** Resolves when nothing is queued or running. */
@@ -293,7 +238,7 @@ export class TileScheduler extends EventEmitter implements Scheduler {
     this.#wakeSpaceWaiters();
     for (const job of [...this.#jobs.values()]) {
       if (job.state !== 'queued') continue;
-      for (const w of [...job.waiters]) this.#dropWaiter(w, new ShuttingDownError());
+      for (const w of [...job.waiters]) this.#waiters.drop(w, new ShuttingDownError());
     }
     await this.onIdle();
     clearTimeout(this.#headroomTimer);
@@ -310,7 +255,7 @@ export class TileScheduler extends EventEmitter implements Scheduler {
       };
     }
     return {
-      queued: { ...this.#queuedByClass },
+      queued: this.#waiters.queuedByClass(),
       queuedJobs: this.#lanes.foreground.size + this.#lanes.background.size,
       running: this.#lanes.foreground.pending + this.#lanes.background.pending,
       rendered,
@@ -323,25 +268,12 @@ export class TileScheduler extends EventEmitter implements Scheduler {
     return metaTileKey(metaTileOf(tile, this.#metatile(tile.map)));
   }
 
-  #classFor(tile: TileCoord, base: PriorityClass, viewport: Viewport | undefined, current: PriorityClass): PriorityClass {
-    if (viewport === undefined) return base;
-    if (inViewport(tile, viewport)) return 'visible';
-    // Only what the client asked for interactively moves down when it leaves the view;
-    // dirty and bulk work keeps its class.
-    if (base === 'dirty' || base === 'bulk') return base;
-    if (current === 'visible' || base === 'prefetch' || current === 'prefetch') {
-      return nearViewport(tile, viewport) ? 'prefetch' : 'bulk';
-    }
-    return base;
-  }
-
   #enqueue(tile: TileCoord, req: TileRequest): Promise<TileOutcome> {
-    const viewport = req.clientId === undefined ? undefined : this.#viewports.get(req.clientId);
-    const cls = viewport && inViewport(tile, viewport) ? 'visible' : req.cls;
+    const cls = this.#waiters.classOf(tile, req);
     const key = this.#jobKey(tile);
     let job = this.#jobs.get(key);
     const coalesced = job !== undefined;
-    if (this.#queuedByClass[cls] >= this.#limits[cls] && !(job && job.state === 'running')) {
+    if (this.#waiters.queued(cls) >= this.#limits[cls] && !(job && job.state === 'running')) {
       this.#counters.rejectedBusy++;
       throw new BusyError(`the ${cls} queue is full (${this.#limits[cls]} tiles)`);
     }
@@ -354,18 +286,9 @@ export class TileScheduler extends EventEmitter implements Scheduler {
     } else {
       this.#counters.coalesced++;
     }
-    return new Promise<TileOutcome>((resolve, reject) => {
-      const w: Waiter = { tile, baseCls: req.cls, cls, clientId: req.clientId, coalesced, resolve, reject, job: job! };
-      job!.waiters.add(w);
-      if (job!.state === 'queued') this.#queuedByClass[cls]++;
-      if (req.clientId !== undefined) {
-        let set = this.#byClient.get(req.clientId);
-        if (!set) this.#byClient.set(req.clientId, (set = new Set()));
-        set.add(w);
-      }
-      if (req.signal) w.detach = this.#signals.watch(req.signal, w);
-      if (job!.state === 'queued' && PRIORITY_VALUE[cls] > PRIORITY_VALUE[job!.cls]) this.#rerank(job!);
-    });
+    const promise = this.#waiters.wait(job, tile, req, cls, coalesced);
+    if (job.state === 'queued' && PRIORITY_VALUE[cls] > PRIORITY_VALUE[job.cls]) this.#rerank(job);
+    return promise;
   }
 
   #submit(job: Job): void {
@@ -386,7 +309,7 @@ export class TileScheduler extends EventEmitter implements Scheduler {
       })
       .catch(() => {
         // Withdrawn from this lane: moved to the other one, or every waiter is gone
-        // (its waiters were already settled by #dropWaiter).
+        // (its waiters were already settled by LocalWaiters.drop).
         if (job.submission !== submission) return;
         this.#jobs.delete(job.key);
         this.#maybeIdle();
@@ -433,12 +356,11 @@ export class TileScheduler extends EventEmitter implements Scheduler {
   }
 
   async #run(job: Job, signal: AbortSignal | undefined): Promise<void> {
-    job.state = 'running';
+    this.#waiters.start(job);
     const lane = job.submission?.lane ?? laneOf(job.cls);
     this.#running[lane]++;
     if (lane === 'foreground') this.#foregroundSeen();
     this.#rebalance();
-    for (const w of job.waiters) this.#queuedByClass[w.cls]--;
     this.#wakeSpaceWaiters();
     const started = performance.now();
     try {
@@ -447,12 +369,12 @@ export class TileScheduler extends EventEmitter implements Scheduler {
       const { z, map } = job.meta;
       await this.#sink.writeMany(tiles.map((t) => ({ tile: onMap({ z, x: t.x, y: t.y }, map), png: t.png })));
       this.#record(z, map, tiles.length, ms);
-      this.#settle(job, (w) => w.resolve({ tile: w.tile, cached: false, coalesced: w.coalesced }));
+      this.#waiters.settle(job, (w) => w.resolve({ tile: w.tile, cached: false, coalesced: w.coalesced }));
       this.emit('rendered', job.meta, ms);
     } catch (err) {
       this.#counters.failed++;
       const error = err instanceof Error && 'code' in err ? err : new ProcessingError(`render failed: ${messageOf(err)}`, { cause: err });
-      this.#settle(job, (w) => w.reject(error as Error));
+      this.#waiters.settle(job, (w) => w.reject(error as Error));
     } finally {
       this.#jobs.delete(job.key);
       this.#running[lane]--;
@@ -461,21 +383,9 @@ export class TileScheduler extends EventEmitter implements Scheduler {
     }
   }
 
-  #settle(job: Job, fn: (w: Waiter) => void): void {
-    for (const w of job.waiters) {
-      this.#unlink(w);
-      fn(w);
-    }
-    job.waiters.clear();
-  }
-
-  #dropWaiter(w: Waiter, error: Error): void {
-    const job = w.job;
-    if (!job.waiters.delete(w)) return;
-    this.#queuedByClass[w.cls]--;
-    this.#unlink(w);
+  /** A waiter left a queued job (LocalWaiters.drop): the job goes when nobody waits for it, else it is re-ranked. */
+  #dropped(job: Job, error: Error): void {
     this.#counters.cancelled++;
-    w.reject(error);
     if (job.waiters.size === 0) {
       this.#jobs.delete(job.key);
       job.controller.abort(error);
@@ -486,19 +396,10 @@ export class TileScheduler extends EventEmitter implements Scheduler {
     this.#maybeIdle();
   }
 
-  #unlink(w: Waiter): void {
-    w.detach?.();
-    if (w.clientId === undefined) return;
-    const set = this.#byClient.get(w.clientId);
-    set?.delete(w);
-    if (set?.size === 0) this.#byClient.delete(w.clientId);
-  }
-
   /** Moves a queued job to the class of its highest waiter (and to that class's lane). */
   #rerank(job: Job): void {
     if (job.state !== 'queued' || job.waiters.size === 0) return;
-    let cls: PriorityClass = 'bulk';
-    for (const w of job.waiters) cls = higher(cls, w.cls);
+    const cls = this.#waiters.highestClass(job);
     if (cls === job.cls) return;
     const from = laneOf(job.cls);
     job.cls = cls;
@@ -533,7 +434,7 @@ export class TileScheduler extends EventEmitter implements Scheduler {
   #wakeSpaceWaiters(): void {
     for (let i = this.#spaceWaiters.length - 1; i >= 0; i--) {
       const sw = this.#spaceWaiters[i]!;
-      if (this.#closing || this.#queuedByClass[sw.cls] < this.#limits[sw.cls]) {
+      if (this.#closing || this.#waiters.queued(sw.cls) < this.#limits[sw.cls]) {
         this.#spaceWaiters.splice(i, 1);
         sw.resolve();
       }

@@ -189,7 +189,9 @@ function classFor(tile: TileCoord, base: PriorityClass, viewport: Viewport | und
   // Only what the client asked for interactively moves down when it leaves the view;
   // dirty and bulk work keeps its class.
   if (base === 'dirty' || base === 'bulk') return base;
-  if (current === 'visible' || base === 'prefetch' || current === 'prefetch') {
+  // An interactive request never seen in the view keeps its class. Any other class here
+  // (bulk included: it left the view far away) means it left the view.
+  if (current === 'visible' || base === 'prefetch' || current === 'prefetch' || current === 'bulk') {
     return nearViewport(tile, viewport) ? 'prefetch' : 'bulk';
   }
   return base;

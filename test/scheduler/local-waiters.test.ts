@@ -106,6 +106,20 @@ t.test('a waiter that leaves the view falls back to bulk when far from it and to
   t.equal(waiters.highestClass(untouched), 'interactive', 'never visible: keeps the class it came with');
 });
 
+t.test('a waiter that left the view far away stays out of the foreground when the view comes back near it or goes far again', async (t) => {
+  const { waiters, job, wait } = setup();
+  const a = job('a');
+  wait(a, tile(5, 1, 1), { cls: 'interactive', clientId: 'map' });
+  waiters.setViewport('map', { z: 5, minX: 0, minY: 0, maxX: 2, maxY: 2 });
+  waiters.setViewport('map', { z: 5, minX: 20, minY: 20, maxX: 22, maxY: 22 });
+  t.equal(waiters.highestClass(a), 'bulk', 'far from the view');
+  waiters.setViewport('map', { z: 5, minX: 2, minY: 2, maxX: 3, maxY: 3 });
+  t.equal(waiters.highestClass(a), 'prefetch', 'next to the view again: prefetch, as when it first left it');
+  waiters.setViewport('map', { z: 5, minX: 20, minY: 20, maxX: 22, maxY: 22 });
+  t.equal(waiters.highestClass(a), 'bulk', 'far again: bulk');
+  t.same(counts(waiters), { ...zero, bulk: 1 });
+});
+
 t.test('dirty and bulk waiters become visible inside the view and go back to their own class when it moves away', async (t) => {
   const { waiters, job, wait } = setup();
   const d = job('dirty');

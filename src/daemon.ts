@@ -30,6 +30,7 @@ import { LineSession } from './transport/line-session.js';
 import { RequestServer } from './transport/request-server.js';
 import type { MpServer } from './transport/mp-connection/index.js';
 import type { DaemonStats } from './daemon-stats.js';
+import { tirexStatsByMap } from './render/tirex/tirex-renderer.js';
 import type { TileCoord } from './tile/tile-coord.js';
 
 export type { DaemonStats, DaemonInferenceStats } from './daemon-stats.js';
@@ -427,6 +428,7 @@ export class Daemon {
   }
 
   stats(): DaemonStats {
+    const tirex = tirexStatsByMap(this.#renderers.named());
     return {
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       connections: this.#server?.connections ?? 0,
@@ -435,6 +437,7 @@ export class Daemon {
       notices: this.#notices.stats(),
       inference: this.#inference ? { ...this.#inference.lane.stats(), models: this.#inference.engine.stats() } : null,
       ...(this.#cluster ? { cluster: this.#cluster.clusterStats() } : {}),
+      ...(tirex ? { tirex } : {}),
     };
   }
 

@@ -20,7 +20,7 @@ function stderrOf(child: { output: () => string }): string {
   return child.output().split('\nstderr:\n')[1] ?? '';
 }
 
-t.test('with requirepass: a node given the password in MOSAICD_QUEUE_PASSWORD renders a tile asked on a node given it in the URL, and neither shows it', async (t) => {
+t.test('with requirepass: a node given the password in MOSAICD_QUEUE_PASSWORD renders tiles asked on nodes given it in the URL (requirepass, and an ACL user), and none shows it', async (t) => {
   if (!requireRedis(t)) return;
   const redis = await startRedis(t, { requirepass: PASSWORD });
   const tilesDir = await tempDir(t);
@@ -44,6 +44,14 @@ t.test('with requirepass: a node given the password in MOSAICD_QUEUE_PASSWORD re
 
   const url = front.daemon.stats().cluster?.url ?? '';
   t.equal(url, `redis://:***@127.0.0.1:${redis.port}`, 'stats show the URL with the password as ***');
+
+  // A Redis 6 ACL user: AUTH USER PASSWORD.
+  t.equal(redis.cli('acl', 'setuser', 'tiles', 'on', '>acl-pw', '~*', '&*', '+@all'), 'OK');
+  const aclNode = await startNode(t, redis, tilesDir, { queueWorkers: 0, queue: `redis://tiles:acl-pw@127.0.0.1:${redis.port}` });
+  const heardAcl = aclNode.listener.waitFor(['4_0_0'], 30_000);
+  await aclNode.client.request(['4_0_0']);
+  t.equal((await heardAcl)[0]?.type, 'tile', 'a node logged in as an ACL user gets its tile through the queue too');
+  t.equal(aclNode.daemon.stats().cluster?.url, `redis://tiles:***@127.0.0.1:${redis.port}`);
   renderer.kill('SIGTERM');
   t.equal(await exitCodeOf(renderer), 0, 'the rendering node stops cleanly');
   const log = stderrOf(renderer);
@@ -73,4 +81,13 @@ t.test('with requirepass: a wrong password (URL or environment) or none stops st
     t.match(lines[0], c.reason, `${c.name}: says which`);
     t.notOk(stderr.includes(wrong) || stderr.includes(PASSWORD), `${c.name}: no password in stderr`);
   });
+});
+
+t.test('`mosaicd config` prints the queue URL and MOSAICD_QUEUE_PASSWORD as ***', async (t) => {
+  const child = spawnMosaicd(t, ['config', '--queue', 'redis://alice:TOPSECRET1@redis.internal:6379/2'], { env: { MOSAICD_QUEUE_PASSWORD: 'TOPSECRET2' } });
+  t.equal(await exitCodeOf(child), 0);
+  const out = child.output();
+  t.match(out, '"queue": "redis://alice:***@redis.internal:6379/2"');
+  t.match(out, '"queuePassword": "***"');
+  t.notMatch(out, /TOPSECRET/, 'neither password is printed');
 });

@@ -335,7 +335,7 @@ export function resolveConfig(input: DaemonConfigInput, source = 'options'): Rea
 
 /** A field's value as an error message may echo it: secrets hidden, a queue URL's password too. */
 function shownValue(key: string, value: unknown): string {
-  if (key === 'queuePassword' || key === 'adminToken' || key === 'mpAuthkey') return typeof value === 'string' ? '"***"' : JSON.stringify(value);
+  if (key === 'queuePassword' || key === 'adminToken' || key === 'mpAuthkey') return value === undefined ? 'nothing' : '"***"';
   if (key === 'queue' && typeof value === 'string') return JSON.stringify(redactQueueUrl(value));
   return JSON.stringify(value);
 }

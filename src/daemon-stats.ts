@@ -3,6 +3,7 @@ import type { TileSchedulerStats } from './scheduler/tile-scheduler.js';
 import type { ClusterQueueStats } from './cluster/cluster-scheduler.js';
 import type { RenderPool } from './render/render-pool.js';
 import type { NoticeTargets } from './service/notice-targets.js';
+import type { TirexRendererStats } from './render/tirex/tirex-renderer.js';
 
 /**
  * What Daemon.stats() returns: the `stats` command's JSON (line and framed)
@@ -23,6 +24,8 @@ export interface DaemonStats {
   inference: DaemonInferenceStats | null;
   /** With --queue: the shared queue's depth per class (cluster-wide) and this node's renders. */
   cluster?: ClusterQueueStats;
+  /** Only with `renderer: "tirex"` maps: each one's backend processes and metatiles, by map name (docs/tirex.md). */
+  tirex?: Record<string, TirexRendererStats>;
 }
 
 export type DaemonInferenceStats = ReturnType<InferenceLane['stats']> & {

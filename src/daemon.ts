@@ -30,6 +30,7 @@ import { LineSession } from './transport/line-session.js';
 import { RequestServer } from './transport/request-server.js';
 import type { MpServer } from './transport/mp-connection/index.js';
 import type { DaemonStats } from './daemon-stats.js';
+import { tirexStatsByMap } from './render/tirex/tirex-renderer.js';
 import type { TileCoord } from './tile/tile-coord.js';
 
 export type { DaemonStats, DaemonInferenceStats } from './daemon-stats.js';
@@ -109,7 +110,7 @@ export class Daemon {
     const stores = this.stores;
     const sink = { has: (t: TileCoord) => existsSync(stores.pathOf(t)), writeMany: (list: Parameters<MapStores['writeMany']>[0]) => stores.writeMany(list) };
     this.#cluster = cluster?.ClusterScheduler.create({
-      url: cluster.parseQueueUrl(config.queue!),
+      url: cluster.parseQueueUrl(config.queue!, config.queuePassword),
       prefix: config.queuePrefix,
       stallMs: config.queueStallMs,
       renderer: this.#renderers,
@@ -196,7 +197,8 @@ export class Daemon {
     if (config.queue !== undefined && config.journal && options.listen !== false && config.stateDir === undefined) {
       throw new ConfigError('with --queue each node needs its own --state-dir on its local disk (the default <tiles-dir>/.mosaicd-state would be one journal shared by every node), or --no-journal');
     }
-    if (cluster) await cluster.probe(cluster.parseQueueUrl(config.queue!));
+    const queueUrl = cluster?.parseQueueUrl(config.queue!, config.queuePassword);
+    if (cluster && queueUrl) await cluster.probe(queueUrl);
     // A long-running daemon sees few repeated inputs; sharp's cache would only hold memory.
     sharp.cache(false);
     const engine =
@@ -246,7 +248,7 @@ export class Daemon {
         await daemon.destroy();
         throw err;
       }
-      log.info({ queue: config.queue, prefix: config.queuePrefix, workers: config.queueWorkers ?? config.concurrency }, 'render work goes on the shared queue');
+      log.info({ queue: queueUrl?.text, prefix: config.queuePrefix, workers: config.queueWorkers ?? config.concurrency }, 'render work goes on the shared queue');
     }
     const removed = await daemon.stores.cleanTemporaryFiles();
     if (removed > 0) log.warn({ removed }, 'removed temporary tile files left by an earlier crash');
@@ -426,6 +428,7 @@ export class Daemon {
   }
 
   stats(): DaemonStats {
+    const tirex = tirexStatsByMap(this.#renderers.named());
     return {
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       connections: this.#server?.connections ?? 0,
@@ -434,6 +437,7 @@ export class Daemon {
       notices: this.#notices.stats(),
       inference: this.#inference ? { ...this.#inference.lane.stats(), models: this.#inference.engine.stats() } : null,
       ...(this.#cluster ? { cluster: this.#cluster.clusterStats() } : {}),
+      ...(tirex ? { tirex } : {}),
     };
   }
 

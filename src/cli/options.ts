@@ -66,7 +66,7 @@ export const DAEMON_FLAGS = {
   'mp-port': { type: 'number', describe: 'port for Python multiprocessing.connection clients sending pickles (default off; 0 = any free port); on --host' },
   'mp-authkey': { type: 'string', describe: 'multiprocessing authkey for --mp-port (default none: then only loopback peers may connect)' },
   'pickle-limit': { type: 'array', string: true, describe: 'bounds of one pickle on --mp-port, e.g. --pickle-limit depth=100 items=100000 memo=10000 intBytes=64' },
-  queue: { type: 'string', describe: 'redis://HOST:PORT[/DB]: share render work with every node on that Redis (BullMQ; docs/scale-out.md). Default off: the in-process scheduler' },
+  queue: { type: 'string', describe: 'redis://[USER[:PASSWORD]@]HOST:PORT[/DB]: share render work with every node on that Redis (BullMQ; docs/scale-out.md); the password better in MOSAICD_QUEUE_PASSWORD (a flag shows in ps). Default off: the in-process scheduler' },
   'queue-stall-ms': { type: 'number', describe: `with --queue: a killed node's job moves to another node after about this long (default ${DEFAULT_CONFIG.queueStallMs})` },
   'queue-prefix': { type: 'string', describe: `with --queue: prefix of the Redis keys; nodes sharing URL and prefix share queues (default ${DEFAULT_CONFIG.queuePrefix})` },
   'queue-workers': { type: 'number', describe: 'with --queue: renders at once on this node (default: --concurrency; 0 = this node accepts requests and renders nothing)' },
@@ -96,6 +96,11 @@ const PAIR_FLAGS: Record<string, { field: keyof DaemonConfig; numeric: boolean }
   'pickle-limit': { field: 'pickleLimits', numeric: true },
 };
 
+/** Secrets with no flag (a flag's value shows in `ps`): the environment or the config file only. */
+const ENV_ONLY: Record<string, keyof DaemonConfig> = {
+  MOSAICD_QUEUE_PASSWORD: 'queuePassword',
+};
+
 /**
  * The config fields that can come from the environment as MOSAICD_<SNAKE_CASE>.
  * Each variable is parsed strictly and validated on its own, so an error names it.
@@ -117,6 +122,12 @@ function fromEnv(env: NodeJS.ProcessEnv): Partial<DaemonConfig> {
       : spec.type === 'array' ? raw.split(',').filter(Boolean)
       : raw;
     resolveConfig({ [field]: out[field] }, `environment variable ${name}`);
+  }
+  for (const [name, field] of Object.entries(ENV_ONLY)) {
+    const raw = env[name];
+    if (raw === undefined) continue;
+    out[field] = raw;
+    resolveConfig({ [field]: raw }, `environment variable ${name}`);
   }
   return out as Partial<DaemonConfig>;
 }

@@ -9,11 +9,21 @@ function retry(times: number): number {
   return Math.min(50 * 2 ** Math.min(times, 5), 1000);
 }
 
-function optionsOf(url: QueueUrl): RedisOptions {
+/** Host, database and credentials: what every connection of a queue URL shares. */
+function targetOf(url: QueueUrl): { host: string; port: number; db: number; username?: string; password?: string } {
   return {
     host: url.host,
     port: url.port,
     db: url.db,
+    ...(url.username !== undefined ? { username: url.username } : {}),
+    // An ACL user without a password here (a `nopass` user) still needs one for ioredis to send AUTH USER PASS.
+    ...(url.password !== undefined ? { password: url.password } : url.username !== undefined ? { password: '' } : {}),
+  };
+}
+
+function optionsOf(url: QueueUrl): RedisOptions {
+  return {
+    ...targetOf(url),
     // BullMQ's blocking commands need this; commands issued while Redis is away wait in
     // ioredis's offline queue (the scheduler bounds how many requests it lets wait).
     maxRetriesPerRequest: null,
@@ -42,9 +52,12 @@ export function installClientFactory(): void {
 }
 
 /** BullMQ's `connection` option for a queue URL. */
-export function connectionOf(url: QueueUrl): { host: string; port: number; db: number } {
-  return { host: url.host, port: url.port, db: url.db };
+export function connectionOf(url: QueueUrl): ReturnType<typeof targetOf> {
+  return targetOf(url);
 }
+
+/** Redis's answers to a missing or wrong password (requirepass) or ACL user. */
+const AUTH_REFUSED = /\b(WRONGPASS|NOAUTH)\b|invalid password|invalid username/i;
 
 /** A plain client (the sets of wanting nodes, reconnect signal), reconnecting like BullMQ's. */
 export function commandClient(url: QueueUrl): Redis {
@@ -57,9 +70,7 @@ export function commandClient(url: QueueUrl): Redis {
  */
 export async function probe(url: QueueUrl, timeoutMs = QUEUE_CONNECT_TIMEOUT_MS): Promise<void> {
   const client = new Redis({
-    host: url.host,
-    port: url.port,
-    db: url.db,
+    ...targetOf(url),
     lazyConnect: true,
     connectTimeout: timeoutMs,
     enableOfflineQueue: false,
@@ -81,6 +92,15 @@ export async function probe(url: QueueUrl, timeoutMs = QUEUE_CONNECT_TIMEOUT_MS)
     ]);
   } catch (err) {
     const reason = lastError?.message ?? messageOf(err);
+    const refused = AUTH_REFUSED.exec(reason) ?? AUTH_REFUSED.exec(messageOf(err));
+    if (refused) {
+      // Redis's answer names which; neither it nor url.text holds the password.
+      const which = refused[1]?.toUpperCase() === 'NOAUTH' ? 'no password was given and redis requires one (NOAUTH)' : `wrong user or password (${refused[1]?.toUpperCase() ?? refused[0]})`;
+      throw new QueueUnavailableError(
+        `redis at ${url.text} refused authentication: ${which}; set redis://[USER]:PASSWORD@HOST:PORT or MOSAICD_QUEUE_PASSWORD`,
+        { cause: lastError ?? err },
+      );
+    }
     throw new QueueUnavailableError(`cannot reach the queue at ${url.text}: ${reason}`, { cause: lastError ?? err });
   } finally {
     clearTimeout(timer);

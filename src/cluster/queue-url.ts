@@ -1,30 +1,74 @@
-/** Where the shared queue lives: `redis://HOST:PORT[/DB]`. No password in the URL: Redis on a private network, or a local socket tunnel. */
+/**
+ * Where the shared queue lives: `redis://[USER[:PASSWORD]@]HOST:PORT[/DB]`.
+ * The password may also come from MOSAICD_QUEUE_PASSWORD (`queuePassword`),
+ * which keeps it out of `ps`; it never appears in `text`.
+ */
 export interface QueueUrl {
   readonly host: string;
   readonly port: number;
   readonly db: number;
-  /** The URL as given (logged; it holds no secret). */
+  /** Redis 6+ ACL user; undefined = the `default` user. Percent-decoded. */
+  readonly username: string | undefined;
+  /** Percent-decoded; undefined = no AUTH (or `requirepass` not set). */
+  readonly password: string | undefined;
+  /** The URL with its password shown as `***`: the only form logged, echoed in errors or shown in stats. */
   readonly text: string;
 }
 
-/** Parses and checks a `--queue` URL; throws an Error saying what is expected. */
-export function parseQueueUrl(text: string): QueueUrl {
-  const expected = 'expected redis://HOST:PORT or redis://HOST:PORT/DB (DB 0 to 15)';
+const EXPECTED = 'expected redis://HOST:PORT or redis://HOST:PORT/DB (DB 0 to 15), optionally with USER:PASSWORD@ or :PASSWORD@ before HOST';
+
+/**
+ * A queue URL as it may be shown: everything between `//` and the last `@`
+ * but the user name becomes `USER:***`. Works on text that is not a valid
+ * URL too, since error messages echo what was given.
+ */
+export function redactQueueUrl(text: string): string {
+  const at = text.lastIndexOf('@');
+  if (at < 0) return text;
+  const slashes = text.indexOf('//');
+  const start = slashes >= 0 && slashes < at ? slashes + 2 : 0;
+  const credentials = text.slice(start, at);
+  const colon = credentials.indexOf(':');
+  const user = colon >= 0 ? credentials.slice(0, colon) : credentials;
+  // No colon: a user name alone (its password, if any, comes from the environment).
+  return `${text.slice(0, start)}${colon >= 0 ? `${user}:***` : user}${text.slice(at)}`;
+}
+
+function decode(part: string, what: string, shown: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new Error(`${JSON.stringify(shown)}: the ${what} is not valid percent-encoding; ${EXPECTED}`);
+  }
+}
+
+/**
+ * Parses and checks a `--queue` URL; throws an Error saying what is
+ * expected (the URL in it redacted). `password`, when given (the
+ * environment's), replaces the URL's.
+ */
+export function parseQueueUrl(text: string, password?: string): QueueUrl {
+  const shown = redactQueueUrl(text);
+  const bad = (what: string) => new Error(`${JSON.stringify(shown)}: ${what}; ${EXPECTED}`);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new Error(`not a URL: ${JSON.stringify(text)}; ${expected}`);
+    throw new Error(`not a URL: ${JSON.stringify(shown)}; ${EXPECTED}`);
   }
-  if (url.protocol !== 'redis:') throw new Error(`${JSON.stringify(text)}: the scheme must be redis:; ${expected}`);
-  if (url.username || url.password) throw new Error(`${JSON.stringify(text)}: credentials in the URL are not supported; ${expected}`);
-  if (url.search || url.hash) throw new Error(`${JSON.stringify(text)}: no query or fragment; ${expected}`);
-  if (!url.hostname) throw new Error(`${JSON.stringify(text)}: no host; ${expected}`);
-  if (!url.port) throw new Error(`${JSON.stringify(text)}: name the port; ${expected}`);
+  if (url.protocol !== 'redis:') throw bad('the scheme must be redis:');
+  if (url.search || url.hash) throw bad('no query or fragment');
+  if (!url.hostname) throw bad('no host');
+  if (!url.port) throw bad('name the port');
   const path = url.pathname.replace(/\/$/, '');
-  if (path !== '' && !/^\/\d{1,2}$/.test(path)) throw new Error(`${JSON.stringify(text)}: bad database ${JSON.stringify(path)}; ${expected}`);
+  if (path !== '' && !/^\/\d{1,2}$/.test(path)) throw bad(`bad database ${JSON.stringify(path)}`);
   const db = path === '' ? 0 : Number(path.slice(1));
-  if (db > 15) throw new Error(`${JSON.stringify(text)}: database ${db}; ${expected}`);
+  if (db > 15) throw bad(`database ${db}`);
+  const username = url.username === '' ? undefined : decode(url.username, 'user name', shown);
+  const fromUrl = url.password === '' ? undefined : decode(url.password, 'password', shown);
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return { host, port: Number(url.port), db, text };
+  const secret = password !== undefined && password !== '' ? password : fromUrl;
+  // Rebuilt rather than the input redacted, so a password from the environment shows as *** too.
+  const auth = username === undefined && secret === undefined ? '' : `${url.username}${secret === undefined ? '' : ':***'}@`;
+  return { host, port: Number(url.port), db, username, password: secret, text: `redis://${auth}${url.host}${url.pathname === '/' ? '' : url.pathname}` };
 }

@@ -29,7 +29,7 @@ import {
   QUEUE_STALL_MS,
 } from '../limits.js';
 import { checkMapInputs, type MapInput } from '../maps/map-spec.js';
-import { parseQueueUrl } from '../cluster/queue-url.js';
+import { parseQueueUrl, redactQueueUrl } from '../cluster/queue-url.js';
 import { DEFAULT_INFERENCE_QUEUE_LIMIT, DEFAULT_QUEUE_LIMITS, type PriorityClass } from '../scheduler/priority.js';
 
 /** Everything the daemon can be told, filled in. Frozen after resolveConfig(). */
@@ -112,7 +112,7 @@ export interface DaemonConfig {
   mpAuthkey: string | undefined;
   /** Bounds of one pickle from a multiprocessing client. */
   pickleLimits: PickleLimitsConfig;
-  /** `redis://HOST:PORT[/DB]`: render work goes on a queue shared by every node on that Redis (src/cluster/); undefined = the in-process scheduler. */
+  /** `redis://[USER[:PASSWORD]@]HOST:PORT[/DB]`: render work goes on a queue shared by every node on that Redis (src/cluster/); undefined = the in-process scheduler. */
   queue: string | undefined;
   /** `--queue`: a dead node's job moves to another node after about this long, ms. */
   queueStallMs: number;
@@ -120,6 +120,8 @@ export interface DaemonConfig {
   queuePrefix: string;
   /** `--queue`: renders at once on this node; undefined = `concurrency`; 0 = this node only accepts requests. */
   queueWorkers: number | undefined;
+  /** `--queue`'s Redis password (MOSAICD_QUEUE_PASSWORD or the config file; no flag, so it stays out of `ps`); replaces the URL's. Never logged. */
+  queuePassword: string | undefined;
 }
 
 export interface PickleLimitsConfig {
@@ -198,6 +200,7 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   queueStallMs: QUEUE_STALL_MS,
   queuePrefix: 'mosaicd',
   queueWorkers: undefined,
+  queuePassword: undefined,
 });
 
 type Check = (value: unknown) => string | undefined;
@@ -298,6 +301,7 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   queueStallMs: int(100, 3600 * 1000),
   queueWorkers: (v) => (v === undefined ? undefined : int(0, 256)(v)),
   queuePrefix: (v) => (typeof v === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(v) ? undefined : 'letters, digits, _ . - (1 to 64)'),
+  queuePassword: optStr,
 };
 
 /** What callers may pass: any subset, with per-class queue limits as a subset too. */
@@ -323,10 +327,17 @@ export function resolveConfig(input: DaemonConfigInput, source = 'options'): Rea
   for (const [key, check] of Object.entries(CHECKS)) {
     const problem = check(merged[key]);
     if (problem) {
-      throw new ConfigError(`${source}: "${key}" must be ${problem}; got ${JSON.stringify(merged[key])}`);
+      throw new ConfigError(`${source}: "${key}" must be ${problem}; got ${shownValue(key, merged[key])}`);
     }
   }
   return Object.freeze(merged as unknown as DaemonConfig);
+}
+
+/** A field's value as an error message may echo it: secrets hidden, a queue URL's password too. */
+function shownValue(key: string, value: unknown): string {
+  if (key === 'queuePassword' || key === 'adminToken' || key === 'mpAuthkey') return value === undefined ? 'nothing' : '"***"';
+  if (key === 'queue' && typeof value === 'string') return JSON.stringify(redactQueueUrl(value));
+  return JSON.stringify(value);
 }
 
 /** The folder of the journal: --state-dir, else `.mosaicd-state` inside the tiles folder. */

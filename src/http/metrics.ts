@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ErrorCode } from '../errors.js';
 import { PRIORITY_CLASSES } from '../scheduler/priority.js';
 import type { DaemonStats } from '../daemon-stats.js';
+import { TIREX_RESTART_REASONS, type TirexRendererStats } from '../render/tirex/tirex-renderer.js';
 
 /** Seconds; a metatile render takes milliseconds at low zoom and up to seconds for a dense 8×8 block. */
 const RENDER_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -42,6 +43,10 @@ export class Metrics {
   readonly #queueLength: Gauge<'class'>;
   /** With --queue: render jobs queued across the cluster, by class (no samples without --queue). */
   readonly #clusterQueueLength: Gauge<'class'>;
+  /** tirex maps (no samples without one), by map: gauges and the renderer's own running totals. */
+  readonly #tirexGauges: ReadonlyArray<{ gauge: Gauge<'map'>; get: (m: TirexRendererStats) => number }>;
+  readonly #tirexMetatiles: Counter<'map' | 'outcome'>;
+  readonly #tirexRestarts: Counter<'map' | 'reason'>;
   /** Gauges set from stats() at scrape time. */
   readonly #fromStats: ReadonlyArray<{ gauge: Gauge; get: StatsField }>;
   /** Running totals kept by the daemon itself (stats()), exposed as counters. */
@@ -127,6 +132,27 @@ export class Metrics {
       fromStats('mosaicd_inference_running', 'Inference requests running now', (s) => (s.inference ? s.inference.running : 0)),
     ];
 
+    const tirexGauge = (name: string, help: string, get: (m: TirexRendererStats) => number) => ({ gauge: gauge(name, help, ['map']), get });
+    this.#tirexGauges = [
+      tirexGauge('mosaicd_tirex_backends', 'tirex backend processes configured (procs), by map', (m) => m.procs),
+      tirexGauge('mosaicd_tirex_backends_alive', 'tirex backend processes running now, by map', (m) => m.alive),
+      tirexGauge('mosaicd_tirex_renders_running', 'Metatiles a tirex backend is drawing now, by map', (m) => m.running),
+      tirexGauge('mosaicd_tirex_queue_length', 'Metatiles waiting for a free tirex backend process, by map', (m) => m.queued),
+      tirexGauge('mosaicd_tirex_disabled', '1 when the map\'s tirex renderer is disabled (exit code 10, a program that cannot start), else 0', (m) => (m.disabled ? 1 : 0)),
+    ];
+    this.#tirexMetatiles = new Counter({
+      name: 'mosaicd_tirex_metatiles_total',
+      help: 'Metatiles a tirex backend finished, by map and outcome (rendered, failed, timeout)',
+      labelNames: ['map', 'outcome'],
+      registers,
+    });
+    this.#tirexRestarts = new Counter({
+      name: 'mosaicd_tirex_backend_restarts_total',
+      help: 'tirex backend processes replaced, by map and reason (exited, silent, timeout, diedBeforeReady)',
+      labelNames: ['map', 'reason'],
+      registers,
+    });
+
     const total = (name: string, help: string, get: StatsField) => ({ counter: new Counter({ name, help, registers }), get });
     this.#totals = [
       total('mosaicd_notices_sent_total', 'Completion notices delivered', (s) => s.notices.sent),
@@ -207,6 +233,28 @@ export class Metrics {
       if (v === undefined || v < 0) continue;
       counter.reset();
       counter.inc(v);
+    }
+    this.#applyTirex(s);
+  }
+
+  /** Per tirex map: gauges, and the renderer's running totals as counters (set, as #totals are). */
+  #applyTirex(s: DaemonStats): void {
+    const maps = typeof s.tirex === 'object' && s.tirex !== null ? Object.keys(s.tirex) : [];
+    if (maps.length === 0) return;
+    this.#tirexMetatiles.reset();
+    this.#tirexRestarts.reset();
+    for (const map of maps) {
+      const of = (get: (m: TirexRendererStats) => number) => read(s, (x) => get(x.tirex![map]!));
+      for (const { gauge, get } of this.#tirexGauges) {
+        const v = of(get);
+        if (v !== undefined) gauge.set({ map }, v);
+      }
+      const outcomes = { rendered: of((m) => m.rendered), failed: of((m) => m.failed), timeout: of((m) => m.timedOut) };
+      for (const [outcome, v] of Object.entries(outcomes)) if (v !== undefined && v >= 0) this.#tirexMetatiles.inc({ map, outcome }, v);
+      for (const reason of TIREX_RESTART_REASONS) {
+        const v = of((m) => m.restartReasons[reason]);
+        if (v !== undefined && v >= 0) this.#tirexRestarts.inc({ map, reason }, v);
+      }
     }
   }
 }

@@ -39,6 +39,11 @@ export class MapRenderers implements MetaTileRenderer {
     }
   }
 
+  /** Each map's renderer, by map name (per-map stats). */
+  named(): Array<[name: string, renderer: MapRenderer]> {
+    return [...this.#names].map(([r, name]) => [name, r]);
+  }
+
   /** The renderer of a map (undefined: the default map). */
   of(map: string | undefined): MapRenderer {
     const r = this.#byMap.get(map);

@@ -1,7 +1,5 @@
 import t from 'tap';
 import { BadJobDataError, jobDataOf, jobIdOf, parseJobData, queueNameOf } from '../../src/cluster/job-data.js';
-import { parseQueueUrl } from '../../src/cluster/queue-url.js';
-import { resolveConfig } from '../../src/config/daemon-config.js';
 
 const maps = (map: string | undefined) => {
   if (map === undefined) return { metatile: 8, maxZoom: 18 };
@@ -49,16 +47,4 @@ t.test('a malformed payload is refused with BadJobDataError naming the problem',
     t.throws(() => parseJobData(data, maps), BadJobDataError, JSON.stringify(data));
     t.throws(() => parseJobData(data, maps), { message }, `${JSON.stringify(data)} → ${message}`);
   }
-});
-
-t.test('--queue URLs: redis://HOST:PORT[/DB], anything else refused with what is expected', async (t) => {
-  t.same(parseQueueUrl('redis://127.0.0.1:6379'), { host: '127.0.0.1', port: 6379, db: 0, text: 'redis://127.0.0.1:6379' });
-  t.same(parseQueueUrl('redis://queue.internal:7000/3'), { host: 'queue.internal', port: 7000, db: 3, text: 'redis://queue.internal:7000/3' });
-  t.equal(parseQueueUrl('redis://[::1]:6379').host, '::1');
-  for (const bad of ['127.0.0.1:6379', 'http://h:1', 'redis://h', 'redis://user:pw@h:1', 'redis://h:1/16', 'redis://h:1/x', 'redis://h:1?db=2', 'redis://h:99999']) {
-    t.throws(() => parseQueueUrl(bad), { message: /redis:\/\/HOST:PORT|not a URL/ }, bad);
-  }
-  t.throws(() => resolveConfig({ queue: 'redis://h' }), { code: 'CONFIG_ERROR', message: /"queue" must be/ }, 'the config check uses it');
-  t.equal(resolveConfig({ queue: 'redis://h:1/2' }).queue, 'redis://h:1/2');
-  t.equal(resolveConfig({}).queue, undefined, 'off by default');
 });

@@ -27,8 +27,8 @@ export function requireProgram(t: Test, program: string, debianPackage: string):
 }
 
 /** Runs bin/mosaicd.js as a real child process (the built dist/, as users run it). */
-export function spawnMosaicd(t: Test, args: string[], options: { stdio?: 'pipe' } = {}): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options } });
+export function spawnMosaicd(t: Test, args: string[], options: { stdio?: 'pipe'; env?: NodeJS.ProcessEnv } = {}): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));

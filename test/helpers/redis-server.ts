@@ -8,6 +8,7 @@ import { requireProgram } from './processes.js';
 /** A private `redis-server` on a free loopback port, stopped by its PID in teardown. */
 export interface RedisServer {
   readonly port: number;
+  /** `redis://127.0.0.1:PORT`, without the password even when `requirepass` is set. */
   readonly url: string;
   readonly pid: number;
   /** The data folder (`--dir`); with `appendonly` the data survives `restart()`. */
@@ -16,7 +17,7 @@ export interface RedisServer {
   stop(options?: { graceful?: boolean }): Promise<void>;
   /** Starts it again on the same port and folder. */
   restart(): Promise<void>;
-  /** Runs one command with `redis-cli` and returns its trimmed output. */
+  /** Runs one command with `redis-cli` (authenticated when `requirepass` is set) and returns its trimmed output. */
   cli(...args: string[]): string;
 }
 
@@ -44,15 +45,17 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
 
 /**
  * Starts `redis-server` for one test. `appendonly: true` keeps data across
- * `restart()` (fsync every write, so a SIGKILL loses nothing acknowledged).
+ * `restart()` (fsync every write, so a SIGKILL loses nothing acknowledged);
+ * `requirepass` makes every client AUTH with that password first.
  */
-export async function startRedis(t: Test, options: { appendonly?: boolean } = {}): Promise<RedisServer> {
+export async function startRedis(t: Test, options: { appendonly?: boolean; requirepass?: string } = {}): Promise<RedisServer> {
   const dir = await tempDir(t, 'mosaicd-redis-');
   const port = await freePort();
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir,
     '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'warning',
     ...(options.appendonly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    ...(options.requirepass !== undefined ? ['--requirepass', options.requirepass] : []),
   ];
   let child: ChildProcess;
   let log = '';
@@ -79,6 +82,10 @@ export async function startRedis(t: Test, options: { appendonly?: boolean } = {}
     dir,
     stop,
     restart: launch,
-    cli: (...a: string[]) => spawnSync('redis-cli', ['-p', String(port), ...a], { encoding: 'utf8' }).stdout.trim(),
+    cli: (...a: string[]) => {
+      // REDISCLI_AUTH rather than -a: the password stays out of the process list.
+      const env = options.requirepass !== undefined ? { ...process.env, REDISCLI_AUTH: options.requirepass } : process.env;
+      return spawnSync('redis-cli', ['-p', String(port), ...a], { encoding: 'utf8', env }).stdout.trim();
+    },
   };
 }

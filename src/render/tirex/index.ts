@@ -1,5 +1,5 @@
 /** tirex backends behind mosaicd (docs/tirex.md). */
-export { TirexRenderer, createTirexRenderer, type TirexRendererStats } from './tirex-renderer.js';
+export { TirexRenderer, createTirexRenderer, tirexStatsByMap, TIREX_RESTART_REASONS, type TirexRendererStats, type TirexRestartReason } from './tirex-renderer.js';
 export {
   resolveTirexOptions,
   tirexGridProblem,

@@ -47,13 +47,30 @@ interface Job {
   onAbort: (() => void) | undefined;
 }
 
+/** Why a backend process was replaced (`stats().restartReasons`). */
+export type TirexRestartReason = 'exited' | 'silent' | 'timeout' | 'diedBeforeReady';
+export const TIREX_RESTART_REASONS: readonly TirexRestartReason[] = ['exited', 'silent', 'timeout', 'diedBeforeReady'];
+
 export interface TirexRendererStats {
+  /** The tirex renderer's name (its backend). */
+  readonly backend: string;
+  /** Backend processes configured (`procs`). */
   readonly procs: number;
+  /** Backend processes running now (started, not yet exited). */
+  readonly alive: number;
+  /** Their PIDs by slot; null while a slot's process is being replaced. */
+  readonly pids: ReadonlyArray<number | null>;
+  /** Metatiles being drawn now, and waiting for a free process. */
   readonly running: number;
   readonly queued: number;
+  /** Metatiles drawn and cut into tiles; failed (other than by timeout); past `jobTimeoutMs`. */
   readonly rendered: number;
   readonly failed: number;
+  readonly timedOut: number;
+  /** Processes replaced, in all and by why: exited by itself (crash, kill, exit code), stopped for silence, stopped for overrunning a job, died (or could not start) before its first sign of life. */
   readonly restarts: number;
+  readonly restartReasons: Readonly<Record<TirexRestartReason, number>>;
+  /** Why the renderer is disabled (exit code 10, a program that cannot start); absent while it works. */
   readonly disabled: string | undefined;
 }
 
@@ -72,7 +89,10 @@ export class TirexRenderer implements Renderer {
   #nextId = 1;
   #closed = false;
   #disabled: MosaicError | undefined;
-  #stats = { rendered: 0, failed: 0, restarts: 0 };
+  #stats = { rendered: 0, failed: 0, timedOut: 0, restarts: 0 };
+  readonly #restartReasons: Record<TirexRestartReason, number> = { exited: 0, silent: 0, timeout: 0, diedBeforeReady: 0 };
+  /** Processes mosaicd itself is stopping, and why (their exit is then not counted as `exited`). */
+  readonly #stopReasons = new WeakMap<BackendProcess, 'silent' | 'timeout'>();
   #ready: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void; settled: boolean };
 
   constructor(options: ResolvedTirexOptions, logger: Logger = silentLogger()) {
@@ -119,10 +139,14 @@ export class TirexRenderer implements Renderer {
 
   stats(): TirexRendererStats {
     return {
-      procs: this.#slots.filter((p) => p !== undefined && !p.exited).length,
+      backend: this.options.rendererName,
+      procs: this.options.procs,
+      alive: this.#slots.filter((p) => p !== undefined && !p.exited).length,
+      pids: this.pids().map((p) => p ?? null),
       running: this.#busy.size,
       queued: this.#queue.length,
       ...this.#stats,
+      restartReasons: { ...this.#restartReasons },
       disabled: this.#disabled?.message,
     };
   }
@@ -185,7 +209,7 @@ export class TirexRenderer implements Renderer {
       port = this.options.basePort !== undefined ? this.options.basePort + slot : await freeUdpPort();
     } catch (err) {
       this.#log.error({ err, slot }, 'no UDP port for a tirex backend');
-      this.#restartLater(slot);
+      this.#restartLater(slot, 'diedBeforeReady');
       return;
     }
     if (this.#closed || this.#disabled !== undefined) return;
@@ -228,6 +252,7 @@ export class TirexRenderer implements Renderer {
     this.#busy.delete(p);
     this.#settle(job, new TimeoutError(`tirex backend ${this.options.rendererName} (pid ${p.pid}) took longer than ${this.options.jobTimeoutMs} ms for metatile ${this.#name(job.meta)}; its process is replaced`));
     // A backend still drawing cannot take another job: stop it the way a silent one is stopped.
+    if (p.stopStep === undefined) this.#stopReasons.set(p, 'timeout');
     this.#stopStep(p);
   }
 
@@ -299,13 +324,15 @@ export class TirexRenderer implements Renderer {
         for (const j of this.#queue.splice(0)) this.#settle(j, err);
       }
     }
-    this.#restartLater(p.slot, Date.now() - p.startedAt >= HEALTHY_LIFETIME_MS && p.everAlive);
+    const reason = this.#stopReasons.get(p) ?? (p.everAlive ? 'exited' : 'diedBeforeReady');
+    this.#restartLater(p.slot, reason, Date.now() - p.startedAt >= HEALTHY_LIFETIME_MS && p.everAlive);
     this.#dispatch();
   }
 
-  #restartLater(slot: number, healthy = false): void {
+  #restartLater(slot: number, reason: TirexRestartReason, healthy = false): void {
     if (this.#closed || this.#disabled !== undefined) return;
     this.#stats.restarts++;
+    this.#restartReasons[reason]++;
     this.#deathsInARow = healthy ? 0 : this.#deathsInARow + 1;
     // As the worker pool: the first death in a row is replaced at once, then restartBackoffMs, doubling.
     const n = this.#deathsInARow;
@@ -346,6 +373,7 @@ export class TirexRenderer implements Renderer {
         if (p.stopStep.signal !== 'SIGKILL' && now - p.stopStep.at >= grace) this.#stopStep(p);
       } else if (now - p.lastSignOfLife > this.options.aliveTimeoutMs) {
         this.#log.warn({ slot: p.slot, pid: p.pid, silentMs: now - p.lastSignOfLife }, 'tirex backend silent past the alive timeout; stopping it');
+        this.#stopReasons.set(p, 'silent');
         this.#stopStep(p);
       }
     }
@@ -368,7 +396,8 @@ export class TirexRenderer implements Renderer {
       this.#stats.rendered++;
       job.resolve(tiles!);
     } else {
-      if (!(err instanceof CancelledError || err instanceof ShuttingDownError)) this.#stats.failed++;
+      if (err instanceof TimeoutError) this.#stats.timedOut++;
+      else if (!(err instanceof CancelledError || err instanceof ShuttingDownError)) this.#stats.failed++;
       job.reject(err);
     }
   }
@@ -376,6 +405,18 @@ export class TirexRenderer implements Renderer {
   #name(m: MetaTile): string {
     return `${m.z}/${m.x}/${m.y}`;
   }
+}
+
+/** The stats of the tirex renderers among a daemon's maps, by map name; undefined when none is tirex. */
+export function tirexStatsByMap(renderers: Iterable<readonly [name: string, renderer: unknown]>): Record<string, TirexRendererStats> | undefined {
+  const out: Record<string, TirexRendererStats> = {};
+  let any = false;
+  for (const [name, r] of renderers) {
+    if (!(r instanceof TirexRenderer)) continue;
+    out[name] = r.stats();
+    any = true;
+  }
+  return any ? out : undefined;
 }
 
 /** Checks the options, starts the backend processes, and resolves once one is alive (rejects with a ConfigError when the backend disables itself). */

@@ -367,11 +367,13 @@ export function cutRingFlat(ll: ArrayLike<number>): number[][] {
     const poleY = latSum < 0 ? 1 : 0;
     flat.push(lonToUnit(lastLon + closeStep), poleY, lonToUnit(lons[0]!), poleY);
   }
-  return shiftIntoStrip(flat, (shifted, within) => {
+  const out: number[][] = [];
+  for (const { shifted, within } of shiftsIntoStrip(flat)) {
     // Clipping a ring that lies within the strip gives it back unchanged.
     const piece = within ? shifted : clipRingX(shifted, 0, 1);
-    return piece.length > 0 && Math.abs(ringArea(piece)) > MIN_RING_AREA ? [piece] : [];
-  });
+    if (piece.length > 0 && Math.abs(ringArea(piece)) > MIN_RING_AREA) out.push(piece);
+  }
+  return out;
 }
 
 /** A line (lon/lat interleaved) as pieces in the unit square. */
@@ -389,26 +391,37 @@ export function cutLineFlat(ll: ArrayLike<number>): number[][] {
   }
   // Clipping a line that lies within the square gives it back as one run.
   const yWithin = minY >= 0 && maxY <= 1;
-  return shiftIntoStrip(flat, (shifted, within) =>
-    within && yWithin ? [shifted] : clipLine(shifted, { minX: 0, minY: 0, maxX: 1, maxY: 1 }),
-  );
+  const out: number[][] = [];
+  for (const { shifted, within } of shiftsIntoStrip(flat)) {
+    if (within && yWithin) out.push(shifted);
+    else for (const piece of clipLine(shifted, UNIT_SQUARE)) out.push(piece);
+  }
+  return out;
 }
 
+const UNIT_SQUARE = { minX: 0, minY: 0, maxX: 1, maxY: 1 };
+
 /**
- * Calls `cut` on the shape shifted by every whole number of worlds that
- * brings part of it into x ∈ [0, 1]; `within`: the shifted shape lies in
- * 0 ≤ x ≤ 1 already.
+ * The shape shifted by every whole number of worlds that brings part of it
+ * into x ∈ [0, 1]; `within`: the shifted shape lies in 0 ≤ x ≤ 1 already.
+ * (A list, not a callback: a fresh closure per shape sent V8 into
+ * thousands of deoptimisations while building a level.)
  */
-function shiftIntoStrip(flat: number[], cut: (shifted: number[], within: boolean) => number[][]): number[][] {
+function shiftsIntoStrip(flat: number[]): Array<{ shifted: number[]; within: boolean }> {
   let minX = Infinity, maxX = -Infinity;
   for (let i = 0; i < flat.length; i += 2) {
-    minX = Math.min(minX, flat[i]!);
-    maxX = Math.max(maxX, flat[i]!);
+    const x = flat[i]!;
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
   }
-  const out: number[][] = [];
+  const out: Array<{ shifted: number[]; within: boolean }> = [];
   for (let k = Math.floor(minX); k < maxX; k++) {
-    const shifted = k === 0 ? flat : flat.map((v, i) => (i % 2 === 0 ? v - k : v));
-    for (const piece of cut(shifted, minX - k >= 0 && maxX - k <= 1)) out.push(piece);
+    let shifted = flat;
+    if (k !== 0) {
+      shifted = flat.slice();
+      for (let i = 0; i < shifted.length; i += 2) shifted[i] = shifted[i]! - k;
+    }
+    out.push({ shifted, within: minX - k >= 0 && maxX - k <= 1 });
   }
   return out;
 }

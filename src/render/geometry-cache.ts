@@ -135,7 +135,9 @@ export class GeometryCache implements LevelCache {
     try {
       fd = openSync(file, 'r');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.warn(`geometry cache file ${file} cannot be read (${(err as Error).message}); building the level instead`);
+      // Not there (or no folder to be in) is a plain miss; store() says if the folder is unusable.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') this.warn(`geometry cache file ${file} cannot be read (${(err as Error).message}); building the level instead`);
       return undefined;
     }
     try {
@@ -168,7 +170,11 @@ export class GeometryCache implements LevelCache {
       renameSync(temp, file);
       this.stored.push(level);
     } catch (err) {
-      rmSync(temp, { force: true });
+      try {
+        rmSync(temp, { force: true });
+      } catch {
+        // the folder is not there or not a folder: nothing was left in it
+      }
       this.unwritable = true;
       this.warn(`geometry cache folder ${this.folder} cannot be written (${(err as Error).message}); geometry is built in memory on every start`);
     }

@@ -7,9 +7,12 @@
  */
 import t from 'tap';
 import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { pino } from 'pino';
+import { configFromArgv } from '../../src/cli/options.js';
+import { geometryCacheDirOf } from '../../src/config/daemon-config.js';
 import { GeometryBuilder } from '../../src/render/geometry-builder.js';
 import { GeometryCache, contentKey } from '../../src/render/geometry-cache.js';
 import { WorldGeometry, type LayerData, type LevelData } from '../../src/render/geometry.js';
@@ -217,4 +220,15 @@ t.test('render processes (--isolation process) store their levels and the next p
   const levels = lines.map((l) => JSON.parse(l) as { level?: number; source?: string }).filter((l) => l.level === LEVEL).map((l) => l.source);
   t.same(levels, ['built', 'cache'], 'the second process loaded it');
   t.ok(a.every((png, i) => png.equals(b[i]!)), 'the same tiles');
+});
+
+t.test('the cache folder: --cache-dir > MOSAICD_CACHE_DIR > $XDG_CACHE_HOME/mosaicd > ~/.cache/mosaicd; --no-geometry-cache turns it off', async (t) => {
+  const env = { XDG_CACHE_HOME: '/xdg' };
+  t.equal(geometryCacheDirOf(configFromArgv({}, {}), env), '/xdg/mosaicd');
+  t.equal(geometryCacheDirOf(configFromArgv({}, {}), { XDG_CACHE_HOME: 'relative' }), path.join(os.homedir(), '.cache', 'mosaicd'), 'a relative XDG_CACHE_HOME is ignored (XDG spec)');
+  t.equal(geometryCacheDirOf(configFromArgv({}, {}), {}), path.join(os.homedir(), '.cache', 'mosaicd'));
+  t.equal(geometryCacheDirOf(configFromArgv({}, { MOSAICD_CACHE_DIR: '/env' }), env), '/env');
+  t.equal(geometryCacheDirOf(configFromArgv({ 'cache-dir': '/flag' }, { MOSAICD_CACHE_DIR: '/env' }), env), '/flag');
+  t.equal(geometryCacheDirOf(configFromArgv({ 'cache-dir': '/flag', 'geometry-cache': false }, {}), env), undefined);
+  t.equal(geometryCacheDirOf(configFromArgv({}, { MOSAICD_GEOMETRY_CACHE: 'false' }), env), undefined);
 });

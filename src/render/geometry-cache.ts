@@ -26,7 +26,7 @@
  * that cannot be written gives one warning and the daemon builds in memory.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +48,9 @@ const NODE_SIZE = 16;
 /** Modules beside this one whose source decides a level's bytes. */
 const SOURCE_MODULES = ['geometry', 'world-data', 'simplify', 'clip', 'mercator', 'geometry-cache'];
 const DATASET_FILES = RESOLUTIONS.map((r) => `countries-${r}.json`);
+/** A temp file this old is a crashed writer's (a write takes milliseconds); the next store removes it. */
+const STALE_TEMP_MS = 10 * 60_000;
+const TEMP_NAME = /^\.level-\d+\..*\.tmp$/;
 
 /** Where levels are loaded from and stored; WorldGeometry's view of the cache. */
 export interface LevelCache {
@@ -171,6 +174,7 @@ export class GeometryCache implements LevelCache {
       }
       renameSync(temp, file);
       this.stored.push(level);
+      this.removeStaleTemps();
     } catch (err) {
       try {
         rmSync(temp, { force: true });
@@ -179,6 +183,20 @@ export class GeometryCache implements LevelCache {
       }
       this.unwritable = true;
       this.warn(`geometry cache folder ${this.folder} cannot be written (${(err as Error).message}); geometry is built in memory on every start`);
+    }
+  }
+
+  /** Temp files left by a writer that died between write and rename (best effort, quiet). */
+  private removeStaleTemps(): void {
+    try {
+      const now = Date.now();
+      for (const name of readdirSync(this.folder)) {
+        if (!TEMP_NAME.test(name)) continue;
+        const p = path.join(this.folder, name);
+        if (now - statSync(p).mtimeMs > STALE_TEMP_MS) rmSync(p, { force: true });
+      }
+    } catch {
+      // another daemon removed it first, or the folder went away: nothing to do
     }
   }
 

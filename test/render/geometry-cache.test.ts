@@ -6,7 +6,7 @@
  * Level 2 (from the small 110m data) keeps this fast.
  */
 import t from 'tap';
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -231,4 +231,19 @@ t.test('the cache folder: --cache-dir > MOSAICD_CACHE_DIR > $XDG_CACHE_HOME/mosa
   t.equal(geometryCacheDirOf(configFromArgv({ 'cache-dir': '/flag' }, { MOSAICD_CACHE_DIR: '/env' }), env), '/flag');
   t.equal(geometryCacheDirOf(configFromArgv({ 'cache-dir': '/flag', 'geometry-cache': false }, {}), env), undefined);
   t.equal(geometryCacheDirOf(configFromArgv({}, { MOSAICD_GEOMETRY_CACHE: 'false' }), env), undefined);
+});
+
+t.test('a store removes temp files a crashed writer left (older than 10 minutes), and keeps a fresh one (a writer at work)', async (t) => {
+  const dir = t.testdir();
+  const { cache, geometry } = open(dir);
+  geometry.levelData(0);
+  const stale = path.join(cache.folder, '.level-1.999999.0.deadbeef.tmp');
+  const fresh = path.join(cache.folder, '.level-1.999998.0.cafebabe.tmp');
+  writeFileSync(stale, 'half a file');
+  writeFileSync(fresh, 'being written');
+  const old = new Date(Date.now() - 11 * 60_000);
+  utimesSync(stale, old, old);
+  geometry.levelData(1);
+  t.notOk(existsSync(stale), 'the stale one is gone');
+  t.ok(existsSync(fresh), 'the fresh one stays');
 });

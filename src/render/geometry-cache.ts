@@ -4,10 +4,11 @@
  *
  * Why: building levels 0–9 from Natural Earth (parse, cut at ±180°,
  * simplify, quantise, index) costs seconds of CPU on every start, inside the
- * first requests. Measured on the 2-core machine (shared, `nice -n 19`, from
- * dist/, median of 5): build levels 0–9 2,665 ms, load them from this cache
- * 50 ms; levels 0–6 (a z0–6 pyramid) 1,152 ms vs 14 ms; the content key
- * (hashing 4.5 MB of data + sources) 13–29 ms once per thread. A level
+ * first requests. Measured on the 2-core machine (shared with a benchmark
+ * run, `nice -n 19`, from dist/, median of 5): build levels 0–9 1,789 ms,
+ * load them from this cache 29 ms; levels 0–6 (a z0–6 pyramid) 767 ms vs
+ * 9 ms (a busier run: 2,665 vs 50 ms and 1,152 vs 14 ms); the content key
+ * (hashing 4.5 MB of data + sources) 12–29 ms once per thread. A level
  * loads straight into SharedArrayBuffers (one read per array, no copy) and
  * its flatbush index is rebuilt from the checked bboxes: a few ms, and no
  * tree from disk is ever walked.

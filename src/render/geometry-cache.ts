@@ -125,10 +125,20 @@ export class GeometryCache implements LevelCache {
   readonly stored: number[] = [];
 
   constructor(options: GeometryCacheOptions) {
-    this.key = options.key ?? contentKey();
-    this.folder = path.join(options.dir, `geometry-${this.key}`);
     this.warnFn = options.warn ?? (() => undefined);
     this.maxFileBytes = options.maxFileBytes ?? MAX_GEOMETRY_CACHE_FILE_BYTES;
+    let key = options.key;
+    if (key === undefined) {
+      try {
+        key = contentKey();
+      } catch (err) {
+        // Sources or data not where they were found at build time (a bundle?): no key, no cache.
+        this.warn(`geometry cache off: its key cannot be computed (${(err as Error).message}); geometry is built in memory on every start`);
+        this.unwritable = true;
+      }
+    }
+    this.key = key ?? '';
+    this.folder = path.join(options.dir, `geometry-${this.key}`);
   }
 
   fileOf(level: number): string {
@@ -136,6 +146,7 @@ export class GeometryCache implements LevelCache {
   }
 
   load(level: number, resolution: Resolution): LevelData | undefined {
+    if (this.key === '') return undefined;
     const file = this.fileOf(level);
     let fd: number;
     try {

@@ -145,3 +145,10 @@ export const QUEUE_COUNTS_CACHE_MS = 500;
  * milliseconds, so a file this old is a crashed node's leftover.
  */
 export const FOREIGN_TEMP_MAX_AGE_MS = 600_000;
+
+/**
+ * Largest geometry cache file read (src/render/geometry-cache.ts), bytes; a
+ * larger one is ignored with a warning and the level rebuilt. The biggest
+ * level (9, from the 10m data) is ~7 MB.
+ */
+export const MAX_GEOMETRY_CACHE_FILE_BYTES = 64 * 1024 * 1024;

@@ -28,6 +28,8 @@ export const DAEMON_FLAGS = {
   'tiles-dir': { type: 'string', describe: `where tiles are written (default ${DEFAULT_CONFIG.tilesDir})` },
   'state-dir': { type: 'string', describe: 'the journal of accepted line tile requests and undelivered notices, kept across a crash (default: <tiles-dir>/.mosaicd-state)' },
   journal: { type: 'boolean', describe: 'journal requests and notices in --state-dir (default true; --no-journal keeps them in memory only, lost in a crash)' },
+  'cache-dir': { type: 'string', describe: 'cache folder: the built-in map\'s prepared geometry, so a start loads it instead of building it (default $XDG_CACHE_HOME/mosaicd, else ~/.cache/mosaicd)' },
+  'geometry-cache': { type: 'boolean', describe: 'load and store prepared geometry in --cache-dir (default true; --no-geometry-cache builds it on every start)' },
   layout: { choices: ['flat', 'zxy'], describe: 'tile file layout: Z_X_Y.png or Z/X/Y.png (default flat)' },
   style: { type: 'string', describe: 'Mapnik style XML: the default map is drawn by Mapnik (default: the builtin Natural Earth map); more maps with "maps" in --config (docs/maps.md)' },
   'tile-size': { type: 'number', choices: [256, 512], describe: 'tile size in pixels (default 256)' },

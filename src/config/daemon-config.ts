@@ -57,6 +57,10 @@ export interface DaemonConfig {
   stateDir: string | undefined;
   /** Journal accepted line tile requests and undelivered notices (off: memory only, lost in a crash). */
   journal: boolean;
+  /** Cache root (prepared geometry of the built-in map); undefined = $XDG_CACHE_HOME/mosaicd, else ~/.cache/mosaicd. */
+  cacheDir: string | undefined;
+  /** Load and store the built-in map's prepared geometry levels in the cache folder (off: built on every start). */
+  geometryCache: boolean;
   layout: 'flat' | 'zxy';
   /** A Mapnik style XML: the default map is drawn by Mapnik instead of the builtin renderer. */
   style: string | undefined;
@@ -153,6 +157,8 @@ export const DEFAULT_CONFIG: Readonly<DaemonConfig> = Object.freeze({
   tilesDir: './tiles',
   stateDir: undefined,
   journal: true,
+  cacheDir: undefined,
+  geometryCache: true,
   layout: 'flat',
   style: undefined,
   maps: [],
@@ -228,6 +234,8 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   tilesDir: str,
   stateDir: optStr,
   journal: bool,
+  cacheDir: optStr,
+  geometryCache: bool,
   layout: oneOf('flat', 'zxy'),
   style: optStr,
   maps: (v) => {
@@ -343,6 +351,15 @@ function shownValue(key: string, value: unknown): string {
 /** The folder of the journal: --state-dir, else `.mosaicd-state` inside the tiles folder. */
 export function stateDirOf(config: Pick<DaemonConfig, 'stateDir' | 'tilesDir'>): string {
   return config.stateDir ?? path.join(config.tilesDir, '.mosaicd-state');
+}
+
+/** The geometry cache's root: --cache-dir, else $XDG_CACHE_HOME/mosaicd, else ~/.cache/mosaicd; undefined with --no-geometry-cache. */
+export function geometryCacheDirOf(config: Pick<DaemonConfig, 'cacheDir' | 'geometryCache'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!config.geometryCache) return undefined;
+  if (config.cacheDir !== undefined) return config.cacheDir;
+  const xdg = env['XDG_CACHE_HOME'];
+  // The XDG spec: a relative value is invalid and ignored.
+  return path.join(xdg !== undefined && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache'), 'mosaicd');
 }
 
 /**

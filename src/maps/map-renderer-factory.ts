@@ -1,4 +1,4 @@
-import type { DaemonConfig } from '../config/daemon-config.js';
+import { geometryCacheDirOf, type DaemonConfig } from '../config/daemon-config.js';
 import { silentLogger, type Logger } from '../log.js';
 import { RenderPool } from '../render/render-pool.js';
 import { TirexRenderer } from '../render/tirex/tirex-renderer.js';
@@ -8,7 +8,8 @@ import type { MapnikRendererOptions } from '../render/mapnik/options.js';
 import type { MapRenderer } from './map-renderers.js';
 import type { MapSpec } from './map-spec.js';
 
-type PoolFlags = Pick<DaemonConfig, 'concurrency' | 'renderTimeoutMs' | 'isolation' | 'recycleAfterJobs' | 'recycleRssMb' | 'restartBackoffMs' | 'maxRestartBackoffMs'>;
+type PoolFlags = Pick<DaemonConfig, 'concurrency' | 'renderTimeoutMs' | 'isolation' | 'recycleAfterJobs' | 'recycleRssMb' | 'restartBackoffMs' | 'maxRestartBackoffMs'> &
+  Partial<Pick<DaemonConfig, 'cacheDir' | 'geometryCache'>>;
 
 /** The Mapnik renderer's options of a map. */
 export function mapnikOptionsOf(spec: MapSpec): MapnikRendererOptions {
@@ -59,6 +60,8 @@ export function rendererFor(spec: MapSpec, flags: PoolFlags, log: Logger = silen
     recycleRssMb: flags.recycleRssMb,
     restartBackoffMs: flags.restartBackoffMs,
     maxRestartBackoffMs: flags.maxRestartBackoffMs,
-    ...(spec.renderer === 'mapnik' ? { renderer: mapnikWorkerInit(mapnikOptionsOf(spec)) } : {}),
+    ...(spec.renderer === 'mapnik'
+      ? { renderer: mapnikWorkerInit(mapnikOptionsOf(spec)) }
+      : { cacheDir: geometryCacheDirOf({ cacheDir: flags.cacheDir, geometryCache: flags.geometryCache ?? false }), log: log.child({ map: spec.name }) }),
   });
 }

@@ -15,6 +15,7 @@
  */
 import Flatbush from 'flatbush';
 import { splitRing, type Axis } from './clip.js';
+import type { LevelCache } from './geometry-cache.js';
 import { simplifyLine, simplifyRing } from './simplify.js';
 import { loadWorldShapes, ringArea, type Resolution, type WorldShapes } from './world-data.js';
 
@@ -109,7 +110,12 @@ export interface WorldGeometryOptions {
   readonly eager?: boolean;
   /** false: never build here; every level must be handed in with addLevel() before it is drawn (render workers). Default true. */
   readonly build?: boolean;
+  /** Levels are loaded from here when they are there, and stored after a build (not with a custom resolutionForZoom). */
+  readonly cache?: LevelCache;
 }
+
+/** Where a level came from: prepared here, or loaded from the cache. */
+export type LevelSource = 'built' | 'cache';
 
 /**
  * The levels one thread draws from. Built here on first use (tests, the
@@ -125,13 +131,19 @@ export class WorldGeometry {
   private readonly shapes = new Map<Resolution, WorldShapes>();
   private readonly pick: (pixelZoom: number) => Resolution;
   private readonly builds: boolean;
+  private readonly cache: LevelCache | undefined;
+  /** Where each level this thread made came from (undefined: not made here, or handed in). */
+  readonly sources: (LevelSource | undefined)[];
 
   constructor(options: WorldGeometryOptions = {}) {
     this.pick = options.resolutionForZoom ?? resolutionForZoom;
+    // A custom dataset choice makes other levels than the cache's key describes.
+    this.cache = options.resolutionForZoom === undefined ? options.cache : undefined;
     this.maxLevel = Math.max(0, Math.min(options.maxPixelZoom ?? MAX_SIMPLIFIED_ZOOM, MAX_SIMPLIFIED_ZOOM));
     this.levels = new Array<ZoomGeometry | undefined>(this.maxLevel + 1).fill(undefined);
     this.data = new Array<LevelData | undefined>(this.maxLevel + 1).fill(undefined);
     this.builds = options.build ?? true;
+    this.sources = new Array<LevelSource | undefined>(this.maxLevel + 1).fill(undefined);
     if (options.eager) for (let l = 0; l <= this.maxLevel; l++) this.levelData(l);
   }
 
@@ -159,6 +171,12 @@ export class WorldGeometry {
     if (have !== undefined) return have;
     if (!this.builds) throw new Error(`geometry level ${level} was not handed to this thread`);
     const res = this.pick(level);
+    const cached = this.cache?.load(level, res);
+    if (cached !== undefined) {
+      this.addLevel(level, cached);
+      this.sources[level] = 'cache';
+      return cached;
+    }
     let s = this.shapes.get(res);
     if (s === undefined) {
       s = loadWorldShapes(res);
@@ -166,6 +184,8 @@ export class WorldGeometry {
     }
     const data = prepareLevel(s, level);
     this.addLevel(level, data);
+    this.sources[level] = 'built';
+    this.cache?.store(level, data);
     return data;
   }
 

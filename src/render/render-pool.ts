@@ -14,6 +14,7 @@
  */
 import os from 'node:os';
 import { CancelledError, ShuttingDownError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
 import { MAX_RESTART_BACKOFF_MS, RECYCLE_AFTER_JOBS, RECYCLE_RSS_MB, RENDER_TIMEOUT_MS, RESTART_BACKOFF_MS } from '../limits.js';
 import { processWorker } from '../pool/process-worker.js';
 import { threadWorker } from '../pool/thread-worker.js';
@@ -21,10 +22,10 @@ import type { SpawnWorker } from '../pool/worker-handle.js';
 import { WorkerPool, type PoolStats } from '../pool/worker-pool.js';
 import { metaTileKey, type MetaTile } from '../tile/tile-coord.js';
 import type { BuiltinRendererOptions } from './builtin-renderer.js';
-import { levelForPixelZoom, pixelZoomOf, type LevelData } from './geometry.js';
+import { levelForPixelZoom, pixelZoomOf, type LevelData, type LevelSource } from './geometry.js';
 import { GeometryBuilder } from './geometry-builder.js';
 import { checkMeta, type RenderedTile } from './meta.js';
-import type { RenderJob, RenderResult, RenderWorkerInit } from './worker-protocol.js';
+import type { RenderJob, RenderResult, RenderWorkerEvent, RenderWorkerInit } from './worker-protocol.js';
 
 export type { RenderedTile } from './meta.js';
 
@@ -53,8 +54,16 @@ export interface RenderPoolOptions {
   recycleRssMb?: number;
   restartBackoffMs?: number;
   maxRestartBackoffMs?: number;
+  /**
+   * Built-in renderer: the geometry cache root (src/render/geometry-cache.ts)
+   * its levels are loaded from and stored in, by the builder thread or by
+   * each render process. Default: no cache.
+   */
+  cacheDir?: string | undefined;
+  /** Where geometry warnings (a cache file ignored, a cache folder not writable) and debug lines go. */
+  log?: Logger;
   /** Test seam: starts one worker instead of a thread or a process. */
-  spawn?: SpawnWorker<RenderWorkerInit, RenderJob, RenderResult, never>;
+  spawn?: SpawnWorker<RenderWorkerInit, RenderJob, RenderResult, RenderWorkerEvent>;
 }
 
 export interface RenderPoolStats extends PoolStats {
@@ -65,7 +74,7 @@ export class RenderPool {
   readonly size: number;
   readonly isolation: Isolation;
   readonly tileSize: 256 | 512;
-  private readonly pool: WorkerPool<RenderWorkerInit, RenderJob, RenderResult>;
+  private readonly pool: WorkerPool<RenderWorkerInit, RenderJob, RenderResult, RenderWorkerEvent>;
   /** Shared geometry: the built-in renderer in threads only. */
   private readonly geometry: GeometryBuilder | null;
   private waitingForGeometry = 0;
@@ -77,14 +86,26 @@ export class RenderPool {
     const builtin = options.renderer === undefined;
     this.isolation = builtin ? (options.isolation ?? 'thread') : 'process';
     const timeoutMs = options.timeoutMs ?? RENDER_TIMEOUT_MS;
+    const log = options.log ?? silentLogger();
+    // Every builder thread and render process warns on its own; the log gets each problem once.
+    const warned = new Set<string>();
+    const onWarning = (message: string): void => {
+      if (warned.has(message)) return;
+      warned.add(message);
+      log.warn(message);
+    };
+    const onLevel = (level: number, source: LevelSource, ms: number): void =>
+      log.debug({ level, source, ms: Math.round(ms) }, `geometry level ${level} ${source === 'cache' ? 'loaded from the geometry cache' : 'built'}`);
     const init: RenderWorkerInit = options.renderer ?? {
       module: new URL(`./builtin-renderer${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href,
-      options: { tileSize: this.tileSize, palette: options.palette ?? true } satisfies BuiltinRendererOptions,
+      options: { tileSize: this.tileSize, palette: options.palette ?? true, cacheDir: options.cacheDir } satisfies BuiltinRendererOptions,
     };
-    this.geometry = builtin && this.isolation === 'thread' && options.spawn === undefined ? new GeometryBuilder({ timeoutMs }) : null;
+    this.geometry = builtin && this.isolation === 'thread' && options.spawn === undefined
+      ? new GeometryBuilder({ timeoutMs, cacheDir: options.cacheDir, onLevel, onWarning })
+      : null;
     const spawn = options.spawn ?? (this.isolation === 'process'
-      ? () => processWorker<RenderWorkerInit, RenderJob, RenderResult, never>(import.meta.url, 'render-worker', init)
-      : () => threadWorker<RenderWorkerInit, RenderJob, RenderResult, never>(import.meta.url, 'render-worker', init));
+      ? () => processWorker<RenderWorkerInit, RenderJob, RenderResult, RenderWorkerEvent>(import.meta.url, 'render-worker', init)
+      : () => threadWorker<RenderWorkerInit, RenderJob, RenderResult, RenderWorkerEvent>(import.meta.url, 'render-worker', init));
     this.pool = new WorkerPool({
       name: 'render',
       size: this.size,
@@ -94,6 +115,7 @@ export class RenderPool {
       recycleRssBytes: (options.recycleRssMb ?? RECYCLE_RSS_MB) * 1024 * 1024,
       restartBackoffMs: options.restartBackoffMs ?? RESTART_BACKOFF_MS,
       maxRestartBackoffMs: options.maxRestartBackoffMs ?? MAX_RESTART_BACKOFF_MS,
+      onEvent: (event) => (event.type === 'warning' ? onWarning(event.message) : onLevel(event.level, event.source, event.ms)),
     });
   }
 

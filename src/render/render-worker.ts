@@ -5,12 +5,12 @@
  */
 import { serve } from '../pool/serve.js';
 import type { RenderedTile } from './meta.js';
-import type { RenderJob, RenderResult, RendererModule, RenderWorkerInit, TileSlice } from './worker-protocol.js';
+import type { RenderJob, RenderResult, RendererModule, RenderWorkerEvent, RenderWorkerInit, TileSlice } from './worker-protocol.js';
 
-serve<RenderWorkerInit, RenderJob, RenderResult>(async (init, ctx) => {
+serve<RenderWorkerInit, RenderJob, RenderResult, RenderWorkerEvent>(async (init, ctx) => {
   const mod = (await import(init.module)) as Partial<RendererModule>;
   if (typeof mod.createRenderer !== 'function') throw new Error(`${init.module} does not export createRenderer()`);
-  const renderer = await mod.createRenderer(init.options, { isProcess: ctx.isProcess });
+  const renderer = await mod.createRenderer(init.options, { isProcess: ctx.isProcess, emit: (event) => ctx.emit(event) });
   return {
     run: async (job) => {
       if (job.geometry !== undefined) renderer.addGeometry?.(job.geometry.level, job.geometry.data);

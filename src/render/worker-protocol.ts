@@ -4,7 +4,7 @@
  * module the worker loads.
  */
 import type { MetaTile } from '../tile/tile-coord.js';
-import type { LevelData } from './geometry.js';
+import type { LevelData, LevelSource } from './geometry.js';
 import type { RenderedTile } from './meta.js';
 
 /**
@@ -25,7 +25,14 @@ export interface RendererModule {
 export interface RendererContext {
   /** True in a child process (it owns its memory: build what it needs), false in a thread. */
   readonly isProcess: boolean;
+  /** Tells the pool's owner something that is not a job's answer (default: dropped). */
+  readonly emit?: (event: RenderWorkerEvent) => void;
 }
+
+/** Render worker → pool, besides answers: a geometry level made in a render process, a warning to log. */
+export type RenderWorkerEvent =
+  | { readonly type: 'geometry'; readonly level: number; readonly source: LevelSource; readonly ms: number }
+  | { readonly type: 'warning'; readonly message: string };
 
 /** A renderer as the worker runs it: draws one metatile at a time. */
 export interface WorkerRenderer {
@@ -56,6 +63,12 @@ export interface RenderResult {
   readonly data: ArrayBuffer;
 }
 
+/** The geometry builder thread's workerData. */
+export interface BuilderData {
+  /** The geometry cache root (GeometryCache); undefined = no cache. */
+  readonly cacheDir?: string | undefined;
+}
+
 /** Geometry builder thread: one level per request. */
 export interface ToBuilder {
   readonly type: 'build';
@@ -64,5 +77,6 @@ export interface ToBuilder {
 
 /** Geometry builder thread → main thread. */
 export type FromBuilder =
-  | { readonly type: 'built'; readonly level: number; readonly data: LevelData; readonly ms: number }
-  | { readonly type: 'failed'; readonly level: number; readonly message: string };
+  | { readonly type: 'built'; readonly level: number; readonly data: LevelData; readonly ms: number; readonly source: LevelSource }
+  | { readonly type: 'failed'; readonly level: number; readonly message: string }
+  | { readonly type: 'warning'; readonly message: string };

@@ -448,8 +448,9 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
         return;
       }
       case 'removed':
-        // Another node withdrew the last share it knew of while this node still wants it: queue it again.
-        if (job.waiters.size > 0 && !this.#closing) {
+        // Another node withdrew the last share it knew of while this node still wants it: queue it
+        // again (also while this node drains: close() waits for these requests to be answered).
+        if (job.waiters.size > 0) {
           this.#waiters.requeue(job);
           this.#add(job);
         }

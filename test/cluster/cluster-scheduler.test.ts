@@ -120,3 +120,26 @@ t.test('queue limits hold cluster-wide: bulk jobs queued on node B make node A a
   await Promise.all(queued);
   await until('the jobs are withdrawn and A has room again', () => !a.daemon.tiles.isFull('bulk'));
 });
+
+t.test('a job removed from redis while the node waiting for it drains is queued again, and the drain ends once it is rendered', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis(t);
+  const tilesDir = await tempDir(t);
+  const a = await startNode(t, redis, tilesDir, { queueWorkers: 0 });
+  const asked = a.daemon.tiles.request(a.daemon.tiles.coord(3, 1, 1), { cls: 'interactive' });
+  await until('the job is queued', () => redis.cli('exists', 'mosaicd:tiles:z3x0y0s8') === '1');
+  const draining = a.daemon.stop();
+  const { installClientFactory } = await import('../../src/cluster/connection.js');
+  installClientFactory();
+  const q = new Queue('tiles', { connection: { host: '127.0.0.1', port: redis.port }, prefix: 'mosaicd' });
+  t.teardown(() => q.close());
+  await q.remove('z3x0y0s8');
+  await until('A queued it again', () => redis.cli('exists', 'mosaicd:tiles:z3x0y0s8') === '1');
+  await startNode(t, redis, tilesDir, { queueWorkers: 1 });
+  const outcome = await asked;
+  t.equal(outcome.cached, false, 'the request is answered by a render');
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([draining.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), 30_000)))]);
+  clearTimeout(timer);
+  t.ok(drained, 'A\'s drain ended');
+});

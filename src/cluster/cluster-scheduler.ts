@@ -11,7 +11,7 @@ import type { Viewport } from '../scheduler/viewport.js';
 import { metaTileOf, type MetaTile, type TileCoord } from '../tile/tile-coord.js';
 import { ClusterWorkers } from './cluster-worker.js';
 import { CompletionChannel, type JobEvent } from './completion-channel.js';
-import { commandClient, connectionOf, installClientFactory } from './connection.js';
+import { closeOrDrop, commandClient, connectionOf, installClientFactory } from './connection.js';
 import { JOB_PRIORITY, jobDataOf, jobIdOf, queueNameOf, wantsKeyOf } from './job-data.js';
 import type { QueueUrl } from './queue-url.js';
 import type { Redis } from 'ioredis';
@@ -555,17 +555,6 @@ export class ClusterScheduler extends EventEmitter implements Scheduler {
     })();
     return this.#closed;
   }
-}
-
-/** A BullMQ close waits for Redis to answer QUIT; with Redis away it would wait for ever, so drop the connection after a grace. */
-const CLOSE_GRACE_MS = 1000;
-
-async function closeOrDrop(o: { close(): Promise<void>; disconnect(): Promise<void> }): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const closed = o.close().catch(() => undefined);
-  const late = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), CLOSE_GRACE_MS)))]);
-  clearTimeout(timer);
-  if (late) await o.disconnect().catch(() => undefined);
 }
 
 /** A job's failedReason (`CODE: message` from cluster-worker.ts, or BullMQ's own) as a coded error. */

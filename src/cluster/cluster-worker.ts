@@ -5,7 +5,7 @@ import { codeOf, messageOf } from '../errors.js';
 import type { MetaTileRenderer, TileSink } from '../scheduler/tile-scheduler.js';
 import { onMap, tilesOfMeta, type MetaTile } from '../tile/tile-coord.js';
 import { BadJobDataError, parseJobData } from './job-data.js';
-import { connectionOf } from './connection.js';
+import { closeOrDrop, connectionOf } from './connection.js';
 import type { QueueUrl } from './queue-url.js';
 
 export interface ClusterWorkerOptions {
@@ -24,9 +24,6 @@ export interface ClusterWorkerOptions {
   /** A job rendered (or found on disk) here: its queue and id. */
   onDone?: (queue: string, jobId: string) => void;
 }
-
-/** How long a worker's close may wait for Redis once nothing runs here, ms. */
-const CLOSE_GRACE_MS = 1000;
 
 /** What the processor returns (a job's `returnvalue`). */
 export interface RenderJobResult {
@@ -88,18 +85,15 @@ export class ClusterWorkers extends EventEmitter {
   /**
    * Takes no more jobs; resolves when this node's running jobs have finished.
    * With Redis away BullMQ could not record their end and close() would wait
-   * for it: once no render runs here, it gets CLOSE_GRACE_MS, then the
+   * for it: once no render runs here, it gets CLOSE_GRACE_MS (connection.ts), then the
    * connections are dropped (the jobs' locks lapse and another node takes them).
    */
   async close(): Promise<void> {
     const closing = Promise.all(this.#workers.map((w) => w.close().catch(() => undefined))).then(() => true);
     const tick = () => new Promise<false>((r) => setTimeout(() => r(false), 100));
     while (this.running > 0) if (await Promise.race([closing, tick()])) return;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), CLOSE_GRACE_MS)));
-    const closed = await Promise.race([closing, late]);
-    clearTimeout(timer);
-    if (!closed) await Promise.all(this.#workers.map((w) => w.disconnect().catch(() => undefined)));
+    // BullMQ's close() is idempotent: this waits for the close started above, CLOSE_GRACE_MS at most.
+    await Promise.all(this.#workers.map((w) => closeOrDrop(w)));
   }
 
   async #process(job: Job, signal?: AbortSignal): Promise<RenderJobResult> {

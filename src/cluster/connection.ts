@@ -9,8 +9,8 @@ function retry(times: number): number {
   return Math.min(50 * 2 ** Math.min(times, 5), 1000);
 }
 
-/** Host, database and credentials: what every connection of a queue URL shares. */
-function targetOf(url: QueueUrl): { host: string; port: number; db: number; username?: string; password?: string } {
+/** BullMQ's `connection` option for a queue URL: host, database and credentials, what every connection of the URL shares. */
+export function connectionOf(url: QueueUrl): { host: string; port: number; db: number; username?: string; password?: string } {
   return {
     host: url.host,
     port: url.port,
@@ -21,15 +21,13 @@ function targetOf(url: QueueUrl): { host: string; port: number; db: number; user
   };
 }
 
-function optionsOf(url: QueueUrl): RedisOptions {
-  return {
-    ...targetOf(url),
-    // BullMQ's blocking commands need this; commands issued while Redis is away wait in
-    // ioredis's offline queue (the scheduler bounds how many requests it lets wait).
-    maxRetriesPerRequest: null,
-    retryStrategy: retry,
-  };
-}
+/**
+ * How every long-lived connection (BullMQ's and ours) behaves while Redis is
+ * away: BullMQ's blocking commands need maxRetriesPerRequest null; commands
+ * issued meanwhile wait in ioredis's offline queue (the scheduler bounds how
+ * many requests it lets wait), and reconnects follow `retry`.
+ */
+const RECONNECTING = { maxRetriesPerRequest: null, retryStrategy: retry } satisfies RedisOptions;
 
 let installed = false;
 
@@ -42,18 +40,7 @@ export function installClientFactory(): void {
   if (installed) return;
   installed = true;
   RedisConnection.clientFactory = (opts) =>
-    createIORedisClient(
-      new Redis({
-        ...(opts as RedisOptions),
-        maxRetriesPerRequest: null,
-        retryStrategy: retry,
-      }),
-    );
-}
-
-/** BullMQ's `connection` option for a queue URL. */
-export function connectionOf(url: QueueUrl): ReturnType<typeof targetOf> {
-  return targetOf(url);
+    createIORedisClient(new Redis({ ...(opts as RedisOptions), ...RECONNECTING }));
 }
 
 /** Redis's answers to a missing or wrong password (requirepass) or ACL user. */
@@ -61,7 +48,7 @@ const AUTH_REFUSED = /\b(WRONGPASS|NOAUTH)\b|invalid password|invalid username/i
 
 /** A plain client (the sets of wanting nodes, reconnect signal), reconnecting like BullMQ's. */
 export function commandClient(url: QueueUrl): Redis {
-  return new Redis(optionsOf(url));
+  return new Redis({ ...connectionOf(url), ...RECONNECTING });
 }
 
 /**
@@ -70,7 +57,7 @@ export function commandClient(url: QueueUrl): Redis {
  */
 export async function probe(url: QueueUrl, timeoutMs = QUEUE_CONNECT_TIMEOUT_MS): Promise<void> {
   const client = new Redis({
-    ...targetOf(url),
+    ...connectionOf(url),
     lazyConnect: true,
     connectTimeout: timeoutMs,
     enableOfflineQueue: false,
@@ -106,4 +93,20 @@ export async function probe(url: QueueUrl, timeoutMs = QUEUE_CONNECT_TIMEOUT_MS)
     clearTimeout(timer);
     client.disconnect();
   }
+}
+
+/** How long closing a BullMQ queue, event reader or worker may wait for Redis's answer before its connections are dropped, ms. */
+export const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Closes a BullMQ object (queue, worker, event reader), which waits for
+ * Redis to answer; with Redis away that would be for ever, so past
+ * CLOSE_GRACE_MS the connections are dropped instead.
+ */
+export async function closeOrDrop(o: { close(): Promise<void>; disconnect(): Promise<void> }): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = o.close().catch(() => undefined);
+  const late = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), CLOSE_GRACE_MS)))]);
+  clearTimeout(timer);
+  if (late) await o.disconnect().catch(() => undefined);
 }

@@ -33,9 +33,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
-import Flatbush from 'flatbush';
 import { MAX_GEOMETRY_CACHE_FILE_BYTES } from '../limits.js';
-import { MAX_SIMPLIFIED_ZOOM, resolutionForZoom, type LayerData, type LevelData } from './geometry.js';
+import { MAX_SIMPLIFIED_ZOOM, indexBoxes, resolutionForZoom, type LayerData, type LevelData } from './geometry.js';
 import type { Resolution } from './world-data.js';
 
 /** Bump when the file layout changes (the code hash covers the rest). */
@@ -44,8 +43,6 @@ export const GEOMETRY_CACHE_FORMAT = 1;
 const MAGIC = Buffer.from('MOSGEOM\0', 'latin1');
 const HEADER_BYTES = 64;
 const RESOLUTIONS: readonly Resolution[] = ['110m', '50m', '10m'];
-/** flatbush node size used by packLayer (geometry.ts). */
-const NODE_SIZE = 16;
 /** Modules beside this one whose source decides a level's bytes. */
 const SOURCE_MODULES = ['geometry', 'world-data', 'simplify', 'clip', 'mercator', 'geometry-cache'];
 const DATASET_FILES = RESOLUTIONS.map((r) => `countries-${r}.json`);
@@ -306,9 +303,5 @@ function checkedLayer(l: Omit<LayerData, 'index'>, name: string): LayerData {
     if (to < from || from % 2 !== 0) throw new BadCacheFile(`${name}: offset ${i + 1} (${to}) is out of order`);
     if (continues[i]! > 1 || (i === 0 && continues[i] !== 0)) throw new BadCacheFile(`${name}: part ${i} has a bad continuation flag`);
   }
-  const index = new Flatbush(Math.max(1, count), NODE_SIZE, Int32Array, SharedArrayBuffer);
-  for (let i = 0; i < count; i++) index.add(bboxes[4 * i]!, bboxes[4 * i + 1]!, bboxes[4 * i + 2]!, bboxes[4 * i + 3]!);
-  if (count === 0) index.add(0, 0, 0, 0); // as packLayer: flatbush needs one item
-  index.finish();
-  return { coords, offsets, bboxes, continues, index: index.data as SharedArrayBuffer };
+  return { coords, offsets, bboxes, continues, index: indexBoxes(bboxes, count) };
 }

@@ -284,7 +284,6 @@ function packLayer(parts: number[][], continues: number[] | null): LayerData {
   const offsets = new Uint32Array(new SharedArrayBuffer(4 * (n + 1)));
   const bboxes = new Int32Array(new SharedArrayBuffer(16 * n));
   const cont = new Uint8Array(new SharedArrayBuffer(n));
-  const index = new Flatbush(Math.max(1, n), 16, Int32Array, SharedArrayBuffer);
   let o = 0;
   for (let i = 0; i < n; i++) {
     const p = parts[i]!;
@@ -303,11 +302,21 @@ function packLayer(parts: number[][], continues: number[] | null): LayerData {
     bboxes[4 * i + 1] = minY;
     bboxes[4 * i + 2] = maxX;
     bboxes[4 * i + 3] = maxY;
-    index.add(minX, minY, maxX, maxY);
     if (continues !== null) cont[i] = continues[i]!;
   }
   offsets[n] = o;
-  if (n === 0) index.add(0, 0, 0, 0); // flatbush needs one item; its id 0 is ≥ count, so it matches no part
+  return { coords, offsets, bboxes, continues: cont, index: indexBoxes(bboxes, n) };
+}
+
+/**
+ * A layer's index: its parts' bboxes (4 per part) in part order, as
+ * flatbush's shared buffer. Also how a level loaded from the geometry cache
+ * gets its index (a stored tree is never read).
+ */
+export function indexBoxes(bboxes: Int32Array, count: number): SharedArrayBuffer {
+  const index = new Flatbush(Math.max(1, count), 16, Int32Array, SharedArrayBuffer);
+  for (let i = 0; i < count; i++) index.add(bboxes[4 * i]!, bboxes[4 * i + 1]!, bboxes[4 * i + 2]!, bboxes[4 * i + 3]!);
+  if (count === 0) index.add(0, 0, 0, 0); // flatbush needs one item; its id 0 is ≥ count, so it matches no part
   index.finish();
-  return { coords, offsets, bboxes, continues: cont, index: index.data as SharedArrayBuffer };
+  return index.data as SharedArrayBuffer;
 }

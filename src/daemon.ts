@@ -10,6 +10,7 @@ import { InferenceLane } from './scheduler/inference-lane.js';
 import { TileScheduler } from './scheduler/tile-scheduler.js';
 import type { Scheduler } from './scheduler/scheduler.js';
 import type { ClusterScheduler } from './cluster/cluster-scheduler.js';
+import type { QueueUrl } from './cluster/queue-url.js';
 import { FramedService } from './service/framed-service.js';
 import { daemonBackend, instrumentFramed, observeRenders } from './http/daemon-backend.js';
 import { HttpServer } from './http/http-server.js';
@@ -96,7 +97,7 @@ export class Daemon {
   /** Resolves once the daemon has stopped, by stop(), destroy(), `stop` or `shutdown`. */
   readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
 
-  private constructor(config: Readonly<DaemonConfig>, maps: MapSet, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions, journal: SqliteJournal | undefined, cluster?: ClusterModule) {
+  private constructor(config: Readonly<DaemonConfig>, maps: MapSet, log: Logger, engine: InferenceEngine | undefined, options: DaemonOptions, journal: SqliteJournal | undefined, cluster?: { module: ClusterModule; url: QueueUrl }) {
     this.config = config;
     this.log = log;
     this.#journal = journal;
@@ -109,8 +110,8 @@ export class Daemon {
     this.#renderPool = this.#renderers.of(undefined) as RenderPool;
     const stores = this.stores;
     const sink = { has: (t: TileCoord) => existsSync(stores.pathOf(t)), writeMany: (list: Parameters<MapStores['writeMany']>[0]) => stores.writeMany(list) };
-    this.#cluster = cluster?.ClusterScheduler.create({
-      url: cluster.parseQueueUrl(config.queue!, config.queuePassword),
+    this.#cluster = cluster?.module.ClusterScheduler.create({
+      url: cluster.url,
       prefix: config.queuePrefix,
       stallMs: config.queueStallMs,
       renderer: this.#renderers,
@@ -199,6 +200,7 @@ export class Daemon {
     }
     const queueUrl = cluster?.parseQueueUrl(config.queue!, config.queuePassword);
     if (cluster && queueUrl) await cluster.probe(queueUrl);
+    const queue = cluster && queueUrl ? { module: cluster, url: queueUrl } : undefined;
     // A long-running daemon sees few repeated inputs; sharp's cache would only hold memory.
     sharp.cache(false);
     const engine =
@@ -228,7 +230,7 @@ export class Daemon {
     let daemon: Daemon;
     try {
       if (config.journal && options.listen !== false) journal = new SqliteJournal(stateDirOf(config), log);
-      daemon = new Daemon(config, maps, log, engine, options, journal, cluster);
+      daemon = new Daemon(config, maps, log, engine, options, journal, queue);
     } catch (err) {
       journal?.close();
       await engine?.close();

@@ -140,7 +140,7 @@ export class TileStore {
   async write(tile: TileCoord, png: Uint8Array): Promise<void> {
     const file = this.pathOf(tile);
     await mkdir(path.dirname(file), { recursive: true });
-    await this.#writeAtomic(file, png);
+    await this.#writeLinked([file], png);
   }
 
   /**
@@ -227,10 +227,6 @@ export class TileStore {
   #isLiveTemp(file: string, pid: number): boolean {
     if (pid === process.pid) return this.#inFlight.has(file);
     return isProcessAlive(pid);
-  }
-
-  async #writeAtomic(file: string, png: Uint8Array): Promise<void> {
-    await this.#writeLinked([file], png);
   }
 
   /**

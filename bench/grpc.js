@@ -6,7 +6,7 @@ import grpc from '@grpc/grpc-js';
 import { FramedClient } from '../dist/client/framed-client.js';
 import { loadServices } from '../dist/transport/grpc/protos.js';
 import { textImage } from './inference.js';
-import { freePort, startDaemon, median, percentile, fmt } from './lib.js';
+import { freePort, startDaemon, median, fmt, pump } from './lib.js';
 
 const sharp = createRequire(import.meta.url)('sharp');
 
@@ -14,22 +14,7 @@ const sharp = createRequire(import.meta.url)('sharp');
 const IN_FLIGHT = 4;
 
 /** `total` frames through `send`, at most IN_FLIGHT at once; per-frame latency from send to answer. */
-async function pump(total, send) {
-  const latencies = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < total) {
-        const id = next++;
-        const t0 = performance.now();
-        await send(id);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  return { imagesPerSecond: total / ((performance.now() - started) / 1000), p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
-}
+const pumpFrames = (total, send) => pump(IN_FLIGHT, total, send);
 
 /** One Vision/Stream call; send(id) writes a frame and resolves with its result (matched by request_id). */
 function openStream(port) {
@@ -65,8 +50,8 @@ async function compare(viaFramed, viaGrpc, runs, frames) {
   const f = [];
   const g = [];
   for (let r = 0; r < runs; r++) {
-    f.push(await pump(frames, viaFramed));
-    g.push(await pump(frames, viaGrpc));
+    f.push(await pumpFrames(frames, viaFramed));
+    g.push(await pumpFrames(frames, viaGrpc));
   }
   const pick = (xs, k) => median(xs.map((x) => x[k]));
   const framed = { imagesPerSecond: pick(f, 'imagesPerSecond'), p50: pick(f, 'p50'), p95: pick(f, 'p95') };
@@ -96,8 +81,8 @@ export async function grpcBench({ runs = 3, frames = 24 } = {}) {
     const text = via(image);
     const empty = via(blank);
     // Warm up both paths (model load, JIT, HTTP/2 windows).
-    await pump(IN_FLIGHT * 2, text.framed);
-    await pump(IN_FLIGHT * 2, text.grpc);
+    await pumpFrames(IN_FLIGHT * 2, text.framed);
+    await pumpFrames(IN_FLIGHT * 2, text.grpc);
     const ocr = await compare(text.framed, text.grpc, runs, frames);
     const wire = await compare(empty.framed, empty.grpc, runs, frames * 10);
     framed.close();

@@ -142,6 +142,27 @@ export async function renderdPyramid(stylePath, { threads = 2, maxZoom = 6, warm
 }
 
 /**
+ * `total` requests through `send(i)`, at most `concurrency` at once;
+ * images/s, and p50 / p95 (ms) of each request's latency from send to answer.
+ */
+export async function pump(concurrency, total, send) {
+  const latencies = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const id = next++;
+        const t0 = performance.now();
+        await send(id);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { imagesPerSecond: total / ((performance.now() - started) / 1000), p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
+}
+
+/**
  * Framed `process` requests on one connection, after one warm-up: `runs`
  * rounds of 1 client × 10 images and of 8 clients × 24; images/s, p50 and
  * p95 (ms), each the median over the rounds. `check(json)` throws on a
@@ -149,24 +170,12 @@ export async function renderdPyramid(stylePath, { threads = 2, maxZoom = 6, warm
  */
 export async function processRates(client, image, { camera, runs, check = () => {} }) {
   await client.process(image, { camera });
-  const round = async (concurrency, total) => {
-    const latencies = [];
-    let next = 0;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < total) {
-          next++;
-          const t0 = performance.now();
-          const r = await client.process(image, { camera });
-          if (!r.json.success) throw new Error(JSON.stringify(r.json.error));
-          check(r.json);
-          latencies.push(performance.now() - t0);
-        }
-      }),
-    );
-    return { imagesPerSecond: total / ((performance.now() - started) / 1000), p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
-  };
+  const round = (concurrency, total) =>
+    pump(concurrency, total, async () => {
+      const r = await client.process(image, { camera });
+      if (!r.json.success) throw new Error(JSON.stringify(r.json.error));
+      check(r.json);
+    });
   const single = [];
   const eight = [];
   for (let r = 0; r < runs; r++) {
